@@ -1,0 +1,64 @@
+//! The signed-in user's own account: who they are, the terms, their profile.
+
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::model::{MobileNumber, Password, PersonName};
+use crate::model::{CurrentUser, Terms};
+use leptos::prelude::*;
+
+/// The signed-in user, or `None` for a visitor who is not signed in.
+#[server(prefix = "/api", endpoint = "signed_in_user")]
+pub async fn signed_in_user() -> Result<Option<CurrentUser>, AppError> {
+    match super::ctx::actor().await {
+        Ok((services, actor)) => services.accounts.current_user(&actor).await.map(Some),
+        Err(AppError::Unauthorized) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[server(prefix = "/api", endpoint = "current_terms")]
+pub async fn current_terms() -> Result<Terms, AppError> {
+    let (services, _) = super::ctx::actor().await?;
+    Ok(services.accounts.terms())
+}
+
+#[server(prefix = "/api", endpoint = "accept_terms")]
+pub async fn accept_terms(version: String) -> Result<(), AppError> {
+    let (services, actor) = super::ctx::actor().await?;
+    services.accounts.accept_terms(&actor, &version).await
+}
+
+#[server(prefix = "/api", endpoint = "update_profile")]
+pub async fn update_profile(
+    first_name: String,
+    last_name: String,
+    mobile: String,
+) -> Result<CurrentUser, AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    let first = PersonName::parse("first_name", &first_name, "a first name");
+    let last = PersonName::parse("last_name", &last_name, "a last name");
+    let mobile = MobileNumber::parse_optional("mobile", &mobile);
+    AppError::check([first.as_ref().err(), last.as_ref().err(), mobile.as_ref().err()])?;
+    let update = crate::ports::ProfileUpdate {
+        first_name: first?,
+        last_name: last?,
+        mobile: mobile?,
+    };
+    services.accounts.update_profile(&actor, update).await
+}
+
+#[server(prefix = "/api", endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    if current_password.is_empty() {
+        return Err(AppError::field("current_password", "Enter your current password."));
+    }
+    let new = Password::parse("new_password", &new_password)?;
+    services
+        .accounts
+        .change_password(&actor, current_password, new)
+        .await
+}

@@ -1,0 +1,79 @@
+use crate::api::account::signed_in_user;
+use crate::api::auth::SignOut;
+use crate::components::go_to;
+use crate::model::CurrentUser;
+use leptos::prelude::*;
+use leptos_router::components::{A, Redirect};
+
+/// The page frame of the signed-in app: navigation on the left, the page on the right.
+/// Visitors who are not signed in go to "Sign In"; users who have not accepted the current
+/// terms go to the Terms of Use first.
+#[component]
+pub fn Frame(children: ChildrenFn) -> impl IntoView {
+    let user = Resource::new_blocking(|| (), |_| signed_in_user());
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(u)) if !u.terms_accepted => view! { <Redirect path="/terms"/> }.into_any(),
+                    Ok(Some(u)) => {
+                        provide_context(u.clone());
+                        view! { <Shell user=u>{children.read_value()()}</Shell> }.into_any()
+                    }
+                    Ok(None) => view! { <Redirect path="/sign-in"/> }.into_any(),
+                    Err(e) => view! {
+                        <main id="main" class="public"><div class="banner banner-error" role="alert">{e.to_string()}</div></main>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Shell(user: CurrentUser, children: Children) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    Effect::new(move || {
+        if matches!(sign_out.value().get(), Some(Ok(()))) {
+            go_to("/sign-in");
+        }
+    });
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <div class="app">
+            <aside class="sidebar">
+                <div class="brand">"Roster"</div>
+                <p class="org-name" title="Organization">{user.org_name.clone()}</p>
+                <nav aria-label="Main">
+                    <ul>
+                        <li><A href="/" exact=true>"Overview"</A></li>
+                        <li><A href="/profile">"Profile"</A></li>
+                    </ul>
+                </nav>
+                <div class="user-menu">
+                    <p class="user-name">{user.display_name()}</p>
+                    <p class="user-email">{user.email.clone()}</p>
+                    <ActionForm action=sign_out>
+                        <button type="submit" class="btn btn-ghost">"Sign out"</button>
+                    </ActionForm>
+                </div>
+            </aside>
+            <main id="main" class="content" tabindex="-1">{children()}</main>
+        </div>
+    }
+}
+
+/// A centred card for the public pages (sign in, sign up, …).
+#[component]
+pub fn PublicCard(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <main id="main" class="public">
+            <div class="card public-card">
+                <p class="brand">"Roster"</p>
+                <h1>{title}</h1>
+                {children()}
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,61 @@
+//! Reusable widgets.
+
+mod field;
+mod frame;
+mod toast;
+
+pub use field::{Field, FormMessage};
+pub use frame::{Frame, PublicCard};
+pub use toast::{Toasts, provide_toasts, toast};
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// The field error of an action's last result, for one field.
+pub fn field_error<I, O>(
+    action: ServerAction<I>,
+    field: &'static str,
+) -> Signal<Option<String>>
+where
+    I: server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
+    O: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || {
+        action
+            .value()
+            .with(|v| v.as_ref().and_then(|r| r.as_ref().err()).and_then(|e| e.for_field(field)))
+    })
+}
+
+/// The action's last error when it is not about one field.
+pub fn form_error<I, O>(action: ServerAction<I>) -> Signal<Option<AppError>>
+where
+    I: server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
+    O: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || {
+        action.value().with(|v| match v {
+            Some(Err(AppError::Validation(_))) | None | Some(Ok(_)) => None,
+            Some(Err(e)) => Some(e.clone()),
+        })
+    })
+}
+
+/// True once the action's last call succeeded.
+pub fn succeeded<I, O>(action: ServerAction<I>) -> Signal<bool>
+where
+    I: server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
+    O: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().with(|v| matches!(v, Some(Ok(_)))))
+}
+
+/// Sends the browser to `path` with a full page load, so every part of the page starts afresh.
+pub fn go_to(path: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().location().set_href(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}

@@ -1,0 +1,33 @@
+use leptos::prelude::*;
+
+#[derive(Clone, Copy)]
+struct ToastList(RwSignal<Vec<(u64, String)>>);
+
+pub fn provide_toasts() {
+    provide_context(ToastList(RwSignal::new(Vec::new())));
+}
+
+/// Shows a short message about the result of an action; it fades after a few seconds.
+pub fn toast(message: impl Into<String>) {
+    let Some(ToastList(list)) = use_context::<ToastList>() else {
+        return;
+    };
+    let id = list.with_untracked(|l| l.last().map(|(id, _)| id + 1).unwrap_or(0));
+    list.update(|l| l.push((id, message.into())));
+    set_timeout(
+        move || list.update(|l| l.retain(|(i, _)| *i != id)),
+        std::time::Duration::from_secs(5),
+    );
+}
+
+#[component]
+pub fn Toasts() -> impl IntoView {
+    let list = expect_context::<ToastList>().0;
+    view! {
+        <div class="toasts" role="status" aria-live="polite">
+            <For each=move || list.get() key=|(id, _)| *id let:item>
+                <div class="toast">{item.1}</div>
+            </For>
+        </div>
+    }
+}

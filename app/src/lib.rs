@@ -1,0 +1,86 @@
+#![recursion_limit = "256"]
+//! Roster's user interface and server functions, shared by the browser (WASM) and the server.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ports;
+
+use components::{Toasts, provide_toasts};
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+use pages::auth::{
+    ForgotPasswordPage, ResetPasswordPage, SignInPage, SignUpPage, TermsPage, VerifyEmailPage,
+};
+
+/// The CSP nonce the server chose for this response, put in the request by its middleware.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug)]
+pub struct CspNonce(pub String);
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(nonce) = use_context::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<CspNonce>().cloned())
+    {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+    }
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_toasts();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/roster.css"/>
+        <Title text="Roster"/>
+        <Router>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=StaticSegment("") view=pages::home::HomePage/>
+                <Route path=StaticSegment("sign-up") view=SignUpPage/>
+                <Route path=StaticSegment("sign-in") view=SignInPage/>
+                <Route path=StaticSegment("verify-email") view=VerifyEmailPage/>
+                <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage/>
+                <Route path=StaticSegment("reset-password") view=ResetPasswordPage/>
+                <Route path=StaticSegment("terms") view=TermsPage/>
+                <Route path=StaticSegment("profile") view=pages::profile::ProfilePage/>
+            </Routes>
+        </Router>
+        <Toasts/>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <components::PublicCard title="Page not found">
+            <p>"There is nothing at this address."</p>
+            <p class="alt"><a href="/">"Go to Roster"</a></p>
+        </components::PublicCard>
+    }
+}

@@ -1,0 +1,43 @@
+//! Validated values and the data that crosses between browser and server.
+
+mod email;
+mod names;
+mod password;
+mod phone;
+
+pub use email::EmailAddress;
+pub use names::{OrgName, PersonName};
+pub use password::Password;
+pub use phone::MobileNumber;
+
+use serde::{Deserialize, Serialize};
+
+/// Rejects ASCII and Unicode control characters (CR and LF included).
+pub(crate) fn has_control(value: &str) -> bool {
+    value.chars().any(char::is_control)
+}
+
+/// What the browser may know about the signed-in user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub mobile: Option<String>,
+    pub org_name: String,
+    pub role: String,
+    pub terms_accepted: bool,
+}
+
+impl CurrentUser {
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+    }
+}
+
+/// The Terms of Use the user is asked to accept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Terms {
+    pub version: String,
+    pub text: String,
+}

@@ -1,0 +1,5 @@
+//! Route components.
+
+pub mod auth;
+pub mod home;
+pub mod profile;

@@ -1,0 +1,69 @@
+use crate::api::account::{ChangePassword, UpdateProfile};
+use crate::components::{Field, FormMessage, Frame, field_error, form_error, toast};
+use crate::model::CurrentUser;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    view! {
+        <Title text="Profile · Roster"/>
+        <Frame>
+            <Profile/>
+        </Frame>
+    }
+}
+
+#[component]
+fn Profile() -> impl IntoView {
+    let user = expect_context::<CurrentUser>();
+    let update = ServerAction::<UpdateProfile>::new();
+    let change = ServerAction::<ChangePassword>::new();
+    let first = RwSignal::new(user.first_name.clone());
+    let last = RwSignal::new(user.last_name.clone());
+    let mobile = RwSignal::new(user.mobile.clone().unwrap_or_default());
+    Effect::new(move || {
+        if let Some(Ok(saved)) = update.value().get() {
+            first.set(saved.first_name);
+            last.set(saved.last_name);
+            mobile.set(saved.mobile.unwrap_or_default());
+            toast("Profile saved.");
+        }
+    });
+    let password_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move || {
+        if let Some(Ok(())) = change.value().get() {
+            if let Some(form) = password_form.get() {
+                form.reset();
+            }
+            toast("Password changed. Your other sessions were signed out.");
+        }
+    });
+    view! {
+        <header class="page-header"><h1>"Profile"</h1></header>
+        <section class="card" aria-labelledby="details-h">
+            <h2 id="details-h">"Your details"</h2>
+            <ActionForm action=update attr:class="form" attr:novalidate=true>
+                <FormMessage error=form_error(update)/>
+                <div class="row">
+                    <Field name="first_name" label="First Name" autocomplete="given-name" value=first error=field_error(update, "first_name")/>
+                    <Field name="last_name" label="Last Name" autocomplete="family-name" value=last error=field_error(update, "last_name")/>
+                </div>
+                <Field name="email_display" label="Email Address" value=Signal::stored(user.email.clone()) readonly=true required=false/>
+                <Field name="mobile" label="Mobile Number" kind="tel" autocomplete="tel" value=mobile required=false
+                    hint="Optional." error=field_error(update, "mobile")/>
+                <button type="submit" class="btn btn-primary" disabled=move || update.pending().get()>"Save Profile"</button>
+            </ActionForm>
+        </section>
+        <section class="card" aria-labelledby="password-h">
+            <h2 id="password-h">"Change password"</h2>
+            <ActionForm action=change node_ref=password_form attr:class="form" attr:novalidate=true>
+                <FormMessage error=form_error(change)/>
+                <Field name="current_password" label="Current Password" kind="password" autocomplete="current-password" error=field_error(change, "current_password")/>
+                <Field name="new_password" label="New Password" kind="password" autocomplete="new-password"
+                    hint="At least 12 characters." error=field_error(change, "new_password")/>
+                <button type="submit" class="btn btn-primary" disabled=move || change.pending().get()>"Change Password"</button>
+            </ActionForm>
+        </section>
+    }
+}

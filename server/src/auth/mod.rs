@@ -1,0 +1,4 @@
+//! Passwords, secrets and tokens.
+
+pub mod password;
+pub mod token;

@@ -1,0 +1,183 @@
+//! Argon2id hashing on a fixed pool of threads, each reusing one memory block, so CPU use and
+//! memory stay bounded however many sign-ins arrive at once.
+
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::{Arc, Mutex};
+use subtle::ConstantTimeEq;
+use tokio::sync::{mpsc, oneshot};
+
+/// OWASP's recommended Argon2id settings: 19 MiB, two passes, one lane.
+pub const MEMORY_KIB: u32 = 19 * 1024;
+pub const PASSES: u32 = 2;
+pub const LANES: u32 = 1;
+const OUTPUT_LEN: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("stored password hash is malformed")]
+    Malformed,
+    #[error("argon2 failed: {0}")]
+    Argon(String),
+    #[error("the hashing pool has stopped")]
+    Stopped,
+}
+
+/// The result of checking a password.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    No,
+    Yes,
+    /// Correct, but stored with weaker settings than today's: store a new hash.
+    YesRehash,
+}
+
+enum Job {
+    Hash(String, oneshot::Sender<Result<String, HashError>>),
+    Verify(String, String, oneshot::Sender<Result<Verified, HashError>>),
+}
+
+#[derive(Clone)]
+pub struct Hasher {
+    jobs: mpsc::Sender<Job>,
+    dummy: Arc<str>,
+}
+
+fn params() -> Params {
+    Params::new(MEMORY_KIB, PASSES, LANES, Some(OUTPUT_LEN)).expect("valid argon2 parameters")
+}
+
+impl Hasher {
+    /// Starts `workers` hashing threads.
+    pub fn new(workers: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>(1024);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..workers.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || worker(rx))
+                .expect("spawn a hashing thread");
+        }
+        let mut memory = vec![Block::default(); params().block_count()];
+        let dummy = hash_with(&mut memory, "a password nobody has").expect("hash the dummy password");
+        Self { jobs: tx, dummy: dummy.into() }
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Job::Hash(password.to_owned(), tx)).await.map_err(|_| HashError::Stopped)?;
+        rx.await.map_err(|_| HashError::Stopped)?
+    }
+
+    pub async fn verify(&self, stored: &str, password: &str) -> Result<Verified, HashError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Verify(stored.to_owned(), password.to_owned(), tx))
+            .await
+            .map_err(|_| HashError::Stopped)?;
+        rx.await.map_err(|_| HashError::Stopped)?
+    }
+
+    /// Spends the same time as a real check, for addresses that have no account.
+    pub async fn verify_dummy(&self, password: &str) {
+        let _ = self.verify(&self.dummy.clone(), password).await;
+    }
+}
+
+fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let mut memory = vec![Block::default(); params().block_count()];
+    loop {
+        let job = match rx.lock() {
+            Ok(mut guard) => guard.blocking_recv(),
+            Err(_) => None,
+        };
+        match job {
+            Some(Job::Hash(pw, reply)) => {
+                let _ = reply.send(hash_with(&mut memory, &pw));
+            }
+            Some(Job::Verify(stored, pw, reply)) => {
+                let _ = reply.send(verify_with(&mut memory, &stored, &pw));
+            }
+            None => return,
+        }
+    }
+}
+
+fn hash_with(memory: &mut Vec<Block>, password: &str) -> Result<String, HashError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| HashError::Argon(e.to_string()))?;
+    let params = params();
+    let mut out = [0u8; OUTPUT_LEN];
+    compute(memory, &params, password, &salt, &mut out)?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| HashError::Argon(e.to_string()))?;
+    let output = Output::new(&out).map_err(|e| HashError::Argon(e.to_string()))?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: (&params).try_into().map_err(|e: argon2::password_hash::Error| HashError::Argon(e.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+fn verify_with(memory: &mut Vec<Block>, stored: &str, password: &str) -> Result<Verified, HashError> {
+    let phc = PasswordHash::new(stored).map_err(|_| HashError::Malformed)?;
+    if phc.algorithm != argon2::ARGON2ID_IDENT {
+        return Err(HashError::Malformed);
+    }
+    let params = Params::try_from(&phc).map_err(|_| HashError::Malformed)?;
+    let expected = phc.hash.ok_or(HashError::Malformed)?;
+    let mut salt = [0u8; 64];
+    let salt = phc.salt.ok_or(HashError::Malformed)?.decode_b64(&mut salt).map_err(|_| HashError::Malformed)?;
+    let mut out = vec![0u8; expected.len()];
+    compute(memory, &params, password, salt, &mut out)?;
+    if !bool::from(out.as_slice().ct_eq(expected.as_bytes())) {
+        return Ok(Verified::No);
+    }
+    let weaker = params.m_cost() < MEMORY_KIB || params.t_cost() < PASSES;
+    Ok(if weaker { Verified::YesRehash } else { Verified::Yes })
+}
+
+fn compute(memory: &mut Vec<Block>, params: &Params, password: &str, salt: &[u8], out: &mut [u8]) -> Result<(), HashError> {
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
+    }
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..params.block_count()])
+        .map_err(|e| HashError::Argon(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_only_its_own_password() {
+        let h = Hasher::new(1);
+        let stored = h.hash("correct horse battery").await.unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        assert_eq!(h.verify(&stored, "correct horse battery").await.unwrap(), Verified::Yes);
+        assert_eq!(h.verify(&stored, "correct horse batterY").await.unwrap(), Verified::No);
+    }
+
+    #[tokio::test]
+    async fn hashes_made_by_the_argon2_crate_itself_verify() {
+        use argon2::PasswordHasher;
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap())
+            .hash_password(b"an older password", &salt)
+            .unwrap()
+            .to_string();
+        let h = Hasher::new(1);
+        assert_eq!(h.verify(&weak, "an older password").await.unwrap(), Verified::YesRehash);
+        assert_eq!(h.verify(&weak, "another password").await.unwrap(), Verified::No);
+    }
+
+    #[tokio::test]
+    async fn malformed_hashes_are_errors_not_matches() {
+        let h = Hasher::new(1);
+        assert!(h.verify("not a hash", "x").await.is_err());
+    }
+}

@@ -1,0 +1,154 @@
+//! Typed settings from the environment, validated at start.
+
+use std::path::PathBuf;
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where outgoing email goes.
+#[derive(Clone, Debug)]
+pub enum MailTransport {
+    /// An SMTP server (`SMTP_URL`, e.g. `smtp://127.0.0.1:1025` or `smtps://user:pass@host`).
+    Smtp(String),
+    /// `.eml` files in a local folder (`MAILBOX_DIR`), the default.
+    Mailbox(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub public_url: Url,
+    pub mail: MailTransport,
+    pub mail_from: String,
+    pub trust_proxy_headers: bool,
+    pub hash_workers: usize,
+    pub terms_version: String,
+}
+
+pub const DEFAULT_TERMS_VERSION: &str = "2026-11-01";
+
+impl Config {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/roster.db".into());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                reason: "use sqlite://path/to/file.db or postgres://user@host/db".into(),
+            });
+        }
+        let public_url = get("PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
+        let public_url = Url::parse(&public_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "PUBLIC_URL",
+                reason: "use the address people open, like https://roster.example.com".into(),
+            })?;
+        let mail = match get("SMTP_URL") {
+            Some(url) => {
+                if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                    return Err(ConfigError::Invalid {
+                        name: "SMTP_URL",
+                        reason: "use smtp://host:port or smtps://user:password@host".into(),
+                    });
+                }
+                MailTransport::Smtp(url)
+            }
+            None => MailTransport::Mailbox(get("MAILBOX_DIR").unwrap_or_else(|| "data/mailbox".into()).into()),
+        };
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| "Roster <no-reply@roster.invalid>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::Invalid {
+                name: "MAIL_FROM",
+                reason: "use a mailbox like Roster <no-reply@example.com>".into(),
+            });
+        }
+        let trust_proxy_headers = match get("TRUST_PROXY_HEADERS").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "TRUST_PROXY_HEADERS",
+                    reason: "use true or false".into(),
+                });
+            }
+        };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let hash_workers = match get("PASSWORD_HASH_WORKERS") {
+            None => cores,
+            Some(v) => v.parse().ok().filter(|n| (1..=256).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid {
+                    name: "PASSWORD_HASH_WORKERS",
+                    reason: "use a whole number from 1 to 256".into(),
+                }
+            })?,
+        };
+        let terms_version = get("TERMS_VERSION").unwrap_or_else(|| DEFAULT_TERMS_VERSION.into());
+        Ok(Self {
+            database_url,
+            public_url,
+            mail,
+            mail_from,
+            trust_proxy_headers,
+            hash_workers,
+            terms_version,
+        })
+    }
+
+    /// Cookies get `Secure` and the `__Host-` prefix when Roster is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// An absolute link to `path` (with its query) under the public address.
+    pub fn link(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path_and_query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_locally_on_sqlite_with_a_mailbox() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://data/roster.db");
+        assert!(matches!(c.mail, MailTransport::Mailbox(_)));
+        assert!(!c.secure_cookies());
+        assert_eq!(c.link("/verify-email?token=x"), "http://127.0.0.1:3000/verify-email?token=x");
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_in_the_error() {
+        let err = config(&[("PUBLIC_URL", "not a url")]).unwrap_err().to_string();
+        assert!(err.starts_with("PUBLIC_URL"), "{err}");
+        let err = config(&[("SMTP_URL", "http://x")]).unwrap_err().to_string();
+        assert!(err.starts_with("SMTP_URL"), "{err}");
+        let err = config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().to_string();
+        assert!(err.starts_with("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn https_public_urls_make_cookies_secure() {
+        let c = config(&[("PUBLIC_URL", "https://roster.example.com/")]).unwrap();
+        assert!(c.secure_cookies());
+        assert_eq!(c.link("/x"), "https://roster.example.com/x");
+    }
+}

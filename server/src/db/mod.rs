@@ -1,0 +1,105 @@
+//! The store: one set of portable SQL on SQLite or PostgreSQL, chosen by the database URL.
+
+pub mod audit;
+pub mod outbox;
+pub mod sessions;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub type Tx = Transaction<'static, sqlx::Any>;
+pub type Conn = sqlx::AnyConnection;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Store {
+    /// Opens the database (creating a SQLite file and its folder when missing).
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Configuration(e.into()))?;
+            }
+            let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+            (Backend::Sqlite, url)
+        } else {
+            (Backend::Postgres, url.to_owned())
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "pragma journal_mode = wal; pragma synchronous = normal; \
+                                 pragma foreign_keys = on; pragma busy_timeout = 10000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        Ok(Self { pool, backend })
+    }
+
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE.run(&self.pool).await,
+            Backend::Postgres => POSTGRES.run(&self.pool).await,
+        }
+    }
+
+    /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),
+    /// so a transaction that reads before it writes waits for the busy timeout instead of failing.
+    pub async fn write(&self) -> Result<Tx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("begin immediate").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// `for update` on PostgreSQL; SQLite's write transaction already excludes other writers.
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " for update",
+        }
+    }
+}
+
+/// True when the error is a unique-constraint violation (on either backend).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

@@ -1,0 +1,111 @@
+//! The transactional email outbox: rows written with the change, claimed by the worker with a lease.
+
+use super::{Backend, Conn, Store};
+use crate::clock::Millis;
+use sqlx::Row;
+
+pub struct NewEmail<'a> {
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body_text: &'a str,
+    pub body_html: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub attempts: i64,
+}
+
+pub async fn enqueue(conn: &mut Conn, e: NewEmail<'_>, now: Millis) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "insert into outbox (recipient, subject, body_text, body_html, next_attempt_at, created_at) \
+         values ($1, $2, $3, $4, $5, $5) returning id",
+    )
+    .bind(e.recipient)
+    .bind(e.subject)
+    .bind(e.body_text)
+    .bind(e.body_html)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+/// Claims up to `limit` due rows (pending and due, or sending with an expired lease).
+pub async fn claim_due(store: &Store, now: Millis, lease: Millis, limit: i64) -> sqlx::Result<Vec<Claimed>> {
+    let lock = match store.backend {
+        Backend::Postgres => " for update skip locked",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "update outbox set status = 'sending', lease_until = $2, attempts = attempts + 1 \
+         where id in (select id from outbox \
+           where (status = 'pending' and next_attempt_at <= $1) or (status = 'sending' and lease_until <= $1) \
+           order by id limit $3{lock}) \
+         returning id, recipient, subject, body_text, body_html, attempts"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now)
+        .bind(now + lease)
+        .bind(limit)
+        .fetch_all(&store.pool)
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Claimed {
+                id: r.try_get("id")?,
+                recipient: r.try_get("recipient")?,
+                subject: r.try_get("subject")?,
+                body_text: r.try_get("body_text")?,
+                body_html: r.try_get("body_html")?,
+                attempts: r.try_get("attempts")?,
+            })
+        })
+        .collect()
+}
+
+/// Sent: the bodies (which hold single-use links) are not kept.
+pub async fn mark_sent(store: &Store, id: i64, now: Millis) -> sqlx::Result<()> {
+    sqlx::query(
+        "update outbox set status = 'sent', sent_at = $2, lease_until = null, last_error = null, \
+         body_text = '', body_html = '' where id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_retry(store: &Store, id: i64, next_attempt_at: Millis, error: &str) -> sqlx::Result<()> {
+    sqlx::query("update outbox set status = 'pending', next_attempt_at = $2, lease_until = null, last_error = $3 where id = $1")
+        .bind(id)
+        .bind(next_attempt_at)
+        .bind(error)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(store: &Store, id: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update outbox set status = 'failed', lease_until = null, last_error = $2, body_text = '', body_html = '' where id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}
+
+/// How many rows are in each state, for tests and the health of the worker.
+pub async fn count_by_status(store: &Store, status: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from outbox where status = $1")
+        .bind(status)
+        .fetch_one(&store.pool)
+        .await
+}

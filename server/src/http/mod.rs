@@ -1,0 +1,51 @@
+//! The HTTP surface: pages, server functions, health, and the middleware every response passes.
+
+mod guard;
+mod meta;
+
+use crate::config::Config;
+use app::ports::Services;
+use app::{App, shell};
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub services: Services,
+    pub config: Arc<Config>,
+    pub cookie_name: &'static str,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Largest request body accepted (a bulk invitation of thousands of addresses fits).
+const BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let services = state.services.clone();
+    let context = move || provide_context(services.clone());
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(health))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), meta::request_meta))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::same_origin_writes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::security_headers))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}

@@ -1,0 +1,72 @@
+#![recursion_limit = "256"]
+//! Roster's server: the database, email, HTTP surface and background workers.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod mail;
+pub mod services;
+
+use app::ports::Services;
+use clock::Clock;
+use config::Config;
+use db::Store;
+use leptos::prelude::LeptosOptions;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Mail(String),
+}
+
+/// Everything a running Roster is made of, wired together.
+pub struct Roster {
+    pub router: axum::Router,
+    pub worker: mail::Worker,
+    pub accounts: services::AccountService,
+    pub store: Store,
+}
+
+/// Opens and migrates the database and wires the services, router and outbox worker.
+pub async fn build(config: Config, leptos_options: LeptosOptions, clock: Clock) -> Result<Roster, StartError> {
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let transport = mail::Transport::from_config(&config.mail).map_err(StartError::Mail)?;
+    let from = config.mail_from.parse().map_err(|_| StartError::Mail("MAIL_FROM is not a mailbox".into()))?;
+    let config = Arc::new(config);
+    let wake = Arc::new(Notify::new());
+    let accounts = services::AccountService {
+        store: store.clone(),
+        clock: clock.clone(),
+        hasher: auth::password::Hasher::new(config.hash_workers),
+        templates: Arc::new(mail::Templates::default()),
+        config: config.clone(),
+        limits: Arc::new(services::Limits::default()),
+        mail_wake: wake.clone(),
+    };
+    let worker = mail::Worker {
+        store: store.clone(),
+        transport: Arc::new(transport),
+        from,
+        clock,
+        wake,
+        lease: mail::worker::LEASE,
+        max_attempts: mail::worker::MAX_ATTEMPTS,
+        batch: 50,
+    };
+    let state = http::AppState {
+        leptos_options,
+        services: Services { accounts: Arc::new(accounts.clone()) },
+        cookie_name: accounts.cookie_name(),
+        config,
+    };
+    Ok(Roster { router: http::router(state), worker, accounts, store })
+}

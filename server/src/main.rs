@@ -1,0 +1,88 @@
+use clap::{Parser, Subcommand};
+use leptos::prelude::LeptosOptions;
+use server::clock::Clock;
+use server::config::Config;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+/// Roster: the team and members portal for API products.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app and run the background workers (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("roster: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => migrate(config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("roster: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let store = server::db::Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+/// The Leptos settings cargo-leptos passes in the environment, with defaults for a binary
+/// started on its own.
+fn leptos_options() -> Result<LeptosOptions, Box<dyn std::error::Error>> {
+    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_some() {
+        return Ok(leptos::prelude::get_configuration(None)?.leptos_options);
+    }
+    let addr: SocketAddr = std::env::var("LEPTOS_SITE_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".into())
+        .parse()
+        .map_err(|_| "LEPTOS_SITE_ADDR is not valid: use host:port, like 127.0.0.1:3000")?;
+    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+    Ok(LeptosOptions::builder().output_name("roster").site_root(site_root).site_addr(addr).build())
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let options = leptos_options()?;
+    let addr = options.site_addr;
+    let public = config.public_url.to_string();
+    let roster = server::build(config, options, Clock::system()).await?;
+    tokio::spawn(roster.worker.run());
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, %public, "Roster is listening");
+    axum::serve(listener, roster.router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! Request-rate limits for unauthenticated work that costs email or CPU (governor, GCRA).
+
+use app::error::AppError;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+pub struct Limits {
+    /// Sign-ups, resends, reset requests and resets from one client address.
+    per_client: DefaultKeyedRateLimiter<IpAddr>,
+    /// Emails of one kind to one address, so nobody can flood someone's inbox.
+    per_recipient: DefaultKeyedRateLimiter<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let n = |v| NonZeroU32::new(v).expect("non-zero");
+        Self {
+            per_client: RateLimiter::keyed(Quota::per_minute(n(10)).allow_burst(n(20))),
+            per_recipient: RateLimiter::keyed(Quota::with_period(Duration::from_secs(120)).expect("period").allow_burst(n(3))),
+        }
+    }
+}
+
+impl Limits {
+    pub fn client(&self, ip: IpAddr) -> Result<(), AppError> {
+        self.per_client.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let minutes = wait.as_secs().div_ceil(60).max(1);
+            AppError::TooManyRequests(format!(
+                "Too many requests from your network. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ))
+        })
+    }
+
+    /// Whether another email of `kind` may go to `address` now. Callers answer the same either
+    /// way, so this never reveals whether an account exists.
+    pub fn recipient(&self, kind: &str, address: &str) -> bool {
+        self.per_recipient.check_key(&format!("{kind}:{address}")).is_ok()
+    }
+}

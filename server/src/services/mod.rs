@@ -1,0 +1,23 @@
+//! Business rules. Each public method checks what it must and runs one transaction.
+
+pub mod accounts;
+mod limits;
+
+pub use accounts::AccountService;
+pub use limits::Limits;
+
+use app::error::AppError;
+
+/// Logs an unexpected failure with its detail and turns it into the generic user message.
+pub(crate) trait OrInternal<T> {
+    fn or_internal(self, what: &'static str) -> Result<T, AppError>;
+}
+
+impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
+    fn or_internal(self, what: &'static str) -> Result<T, AppError> {
+        self.map_err(|e| {
+            tracing::error!(error = %e, "{what}");
+            AppError::Internal
+        })
+    }
+}
