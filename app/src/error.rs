@@ -66,7 +66,9 @@ impl AppError {
     }
 
     /// Gathers the field errors of several parse results into one; `Ok` when there were none.
-    pub fn check<'a>(results: impl IntoIterator<Item = Option<&'a AppError>>) -> Result<(), AppError> {
+    pub fn check<'a>(
+        results: impl IntoIterator<Item = Option<&'a AppError>>,
+    ) -> Result<(), AppError> {
         let mut fields = Vec::new();
         for error in results.into_iter().flatten() {
             match error {
@@ -130,7 +132,10 @@ mod tests {
     #[test]
     fn field_messages_are_found_by_field_name() {
         let e = AppError::Validation(vec![FieldError::new("email", "Enter an email address.")]);
-        assert_eq!(e.for_field("email").as_deref(), Some("Enter an email address."));
+        assert_eq!(
+            e.for_field("email").as_deref(),
+            Some("Enter an email address.")
+        );
         assert_eq!(e.for_field("password"), None);
     }
 }

@@ -13,7 +13,7 @@ use components::{Toasts, provide_toasts};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 use pages::auth::{
@@ -27,8 +27,8 @@ pub struct CspNonce(pub String);
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    if let Some(nonce) = use_context::<http::request::Parts>()
-        .and_then(|p| p.extensions.get::<CspNonce>().cloned())
+    if let Some(nonce) =
+        use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<CspNonce>().cloned())
     {
         provide_context(leptos::nonce::Nonce::from_value(nonce.0));
     }
@@ -56,15 +56,17 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/roster.css"/>
         <Title text="Roster"/>
         <Router>
+            // Pages for signed-in users render whole before sending, so that a redirect to
+            // "Sign In" or the terms is a real HTTP redirect.
             <Routes fallback=|| view! { <NotFound/> }>
-                <Route path=StaticSegment("") view=pages::home::HomePage/>
+                <Route path=StaticSegment("") view=pages::home::HomePage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("sign-up") view=SignUpPage/>
                 <Route path=StaticSegment("sign-in") view=SignInPage/>
                 <Route path=StaticSegment("verify-email") view=VerifyEmailPage/>
                 <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage/>
                 <Route path=StaticSegment("reset-password") view=ResetPasswordPage/>
-                <Route path=StaticSegment("terms") view=TermsPage/>
-                <Route path=StaticSegment("profile") view=pages::profile::ProfilePage/>
+                <Route path=StaticSegment("terms") view=TermsPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("profile") view=pages::profile::ProfilePage ssr=SsrMode::Async/>
             </Routes>
         </Router>
         <Toasts/>

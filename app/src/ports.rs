@@ -44,18 +44,40 @@ pub struct NewSession {
 #[async_trait::async_trait]
 pub trait Accounts: Send + Sync {
     async fn sign_up(&self, input: SignUp, client: IpAddr) -> Result<(), AppError>;
-    async fn resend_verification(&self, email: EmailAddress, client: IpAddr) -> Result<(), AppError>;
+    async fn resend_verification(
+        &self,
+        email: EmailAddress,
+        client: IpAddr,
+    ) -> Result<(), AppError>;
     async fn verify_email(&self, token: &str) -> Result<(), AppError>;
-    async fn sign_in(&self, email: EmailAddress, password: String, client: IpAddr) -> Result<NewSession, AppError>;
+    async fn sign_in(
+        &self,
+        email: EmailAddress,
+        password: String,
+        client: IpAddr,
+    ) -> Result<NewSession, AppError>;
     async fn sign_out(&self, session_token: &str) -> Result<(), AppError>;
     async fn authenticate(&self, session_token: &str) -> Result<Option<Actor>, AppError>;
     async fn current_user(&self, actor: &Actor) -> Result<CurrentUser, AppError>;
     fn terms(&self) -> Terms;
     async fn accept_terms(&self, actor: &Actor, version: &str) -> Result<(), AppError>;
-    async fn request_password_reset(&self, email: EmailAddress, client: IpAddr) -> Result<(), AppError>;
+    async fn request_password_reset(
+        &self,
+        email: EmailAddress,
+        client: IpAddr,
+    ) -> Result<(), AppError>;
     async fn reset_password(&self, token: &str, password: Password) -> Result<(), AppError>;
-    async fn update_profile(&self, actor: &Actor, update: ProfileUpdate) -> Result<CurrentUser, AppError>;
-    async fn change_password(&self, actor: &Actor, current: String, new: Password) -> Result<(), AppError>;
+    async fn update_profile(
+        &self,
+        actor: &Actor,
+        update: ProfileUpdate,
+    ) -> Result<CurrentUser, AppError>;
+    async fn change_password(
+        &self,
+        actor: &Actor,
+        current: String,
+        new: Password,
+    ) -> Result<(), AppError>;
     /// The `Set-Cookie` value that stores a new session.
     fn session_cookie(&self, token: &str) -> String;
     /// The `Set-Cookie` value that clears the session cookie.

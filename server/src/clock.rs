@@ -23,7 +23,9 @@ impl Clock {
     }
 
     pub fn manual(start: Millis) -> Self {
-        Self { manual: Some(Arc::new(AtomicI64::new(start))) }
+        Self {
+            manual: Some(Arc::new(AtomicI64::new(start))),
+        }
     }
 
     pub fn now(&self) -> Millis {

@@ -39,7 +39,10 @@ impl Config {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/roster.db".into());
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
             return Err(ConfigError::Invalid {
                 name: "DATABASE_URL",
                 reason: "use sqlite://path/to/file.db or postgres://user@host/db".into(),
@@ -63,9 +66,14 @@ impl Config {
                 }
                 MailTransport::Smtp(url)
             }
-            None => MailTransport::Mailbox(get("MAILBOX_DIR").unwrap_or_else(|| "data/mailbox".into()).into()),
+            None => MailTransport::Mailbox(
+                get("MAILBOX_DIR")
+                    .unwrap_or_else(|| "data/mailbox".into())
+                    .into(),
+            ),
         };
-        let mail_from = get("MAIL_FROM").unwrap_or_else(|| "Roster <no-reply@roster.invalid>".into());
+        let mail_from =
+            get("MAIL_FROM").unwrap_or_else(|| "Roster <no-reply@roster.invalid>".into());
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(ConfigError::Invalid {
                 name: "MAIL_FROM",
@@ -82,15 +90,19 @@ impl Config {
                 });
             }
         };
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let hash_workers = match get("PASSWORD_HASH_WORKERS") {
             None => cores,
-            Some(v) => v.parse().ok().filter(|n| (1..=256).contains(n)).ok_or_else(|| {
-                ConfigError::Invalid {
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=256).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
                     name: "PASSWORD_HASH_WORKERS",
                     reason: "use a whole number from 1 to 256".into(),
-                }
-            })?,
+                })?,
         };
         let terms_version = get("TERMS_VERSION").unwrap_or_else(|| DEFAULT_TERMS_VERSION.into());
         Ok(Self {
@@ -111,7 +123,11 @@ impl Config {
 
     /// An absolute link to `path` (with its query) under the public address.
     pub fn link(&self, path_and_query: &str) -> String {
-        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path_and_query)
+        format!(
+            "{}{}",
+            self.public_url.as_str().trim_end_matches('/'),
+            path_and_query
+        )
     }
 }
 
@@ -121,8 +137,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -132,16 +150,23 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://data/roster.db");
         assert!(matches!(c.mail, MailTransport::Mailbox(_)));
         assert!(!c.secure_cookies());
-        assert_eq!(c.link("/verify-email?token=x"), "http://127.0.0.1:3000/verify-email?token=x");
+        assert_eq!(
+            c.link("/verify-email?token=x"),
+            "http://127.0.0.1:3000/verify-email?token=x"
+        );
     }
 
     #[test]
     fn a_bad_variable_is_named_in_the_error() {
-        let err = config(&[("PUBLIC_URL", "not a url")]).unwrap_err().to_string();
+        let err = config(&[("PUBLIC_URL", "not a url")])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("PUBLIC_URL"), "{err}");
         let err = config(&[("SMTP_URL", "http://x")]).unwrap_err().to_string();
         assert!(err.starts_with("SMTP_URL"), "{err}");
-        let err = config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().to_string();
+        let err = config(&[("DATABASE_URL", "mysql://x")])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("DATABASE_URL"), "{err}");
     }
 

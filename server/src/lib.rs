@@ -36,11 +36,18 @@ pub struct Roster {
 }
 
 /// Opens and migrates the database and wires the services, router and outbox worker.
-pub async fn build(config: Config, leptos_options: LeptosOptions, clock: Clock) -> Result<Roster, StartError> {
+pub async fn build(
+    config: Config,
+    leptos_options: LeptosOptions,
+    clock: Clock,
+) -> Result<Roster, StartError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     let transport = mail::Transport::from_config(&config.mail).map_err(StartError::Mail)?;
-    let from = config.mail_from.parse().map_err(|_| StartError::Mail("MAIL_FROM is not a mailbox".into()))?;
+    let from = config
+        .mail_from
+        .parse()
+        .map_err(|_| StartError::Mail("MAIL_FROM is not a mailbox".into()))?;
     let config = Arc::new(config);
     let wake = Arc::new(Notify::new());
     let accounts = services::AccountService {
@@ -64,9 +71,16 @@ pub async fn build(config: Config, leptos_options: LeptosOptions, clock: Clock) 
     };
     let state = http::AppState {
         leptos_options,
-        services: Services { accounts: Arc::new(accounts.clone()) },
+        services: Services {
+            accounts: Arc::new(accounts.clone()),
+        },
         cookie_name: accounts.cookie_name(),
         config,
     };
-    Ok(Roster { router: http::router(state), worker, accounts, store })
+    Ok(Roster {
+        router: http::router(state),
+        worker,
+        accounts,
+        store,
+    })
 }

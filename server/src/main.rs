@@ -26,7 +26,8 @@ async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -68,7 +69,11 @@ fn leptos_options() -> Result<LeptosOptions, Box<dyn std::error::Error>> {
         .parse()
         .map_err(|_| "LEPTOS_SITE_ADDR is not valid: use host:port, like 127.0.0.1:3000")?;
     let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
-    Ok(LeptosOptions::builder().output_name("roster").site_root(site_root).site_addr(addr).build())
+    Ok(LeptosOptions::builder()
+        .output_name("roster")
+        .site_root(site_root)
+        .site_addr(addr)
+        .build())
 }
 
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
@@ -79,10 +84,15 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(roster.worker.run());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, %public, "Roster is listening");
-    axum::serve(listener, roster.router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        roster
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

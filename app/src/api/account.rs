@@ -1,9 +1,9 @@
 //! The signed-in user's own account: who they are, the terms, their profile.
 
 use crate::error::AppError;
+use crate::model::{CurrentUser, Terms};
 #[cfg(feature = "ssr")]
 use crate::model::{MobileNumber, Password, PersonName};
-use crate::model::{CurrentUser, Terms};
 use leptos::prelude::*;
 
 /// The signed-in user, or `None` for a visitor who is not signed in.
@@ -38,7 +38,11 @@ pub async fn update_profile(
     let first = PersonName::parse("first_name", &first_name, "a first name");
     let last = PersonName::parse("last_name", &last_name, "a last name");
     let mobile = MobileNumber::parse_optional("mobile", &mobile);
-    AppError::check([first.as_ref().err(), last.as_ref().err(), mobile.as_ref().err()])?;
+    AppError::check([
+        first.as_ref().err(),
+        last.as_ref().err(),
+        mobile.as_ref().err(),
+    ])?;
     let update = crate::ports::ProfileUpdate {
         first_name: first?,
         last_name: last?,
@@ -54,7 +58,10 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     let (services, actor) = super::ctx::member().await?;
     if current_password.is_empty() {
-        return Err(AppError::field("current_password", "Enter your current password."));
+        return Err(AppError::field(
+            "current_password",
+            "Enter your current password.",
+        ));
     }
     let new = Password::parse("new_password", &new_password)?;
     services

@@ -25,7 +25,7 @@ pub async fn sign_up(
         email.as_ref().err(),
         password.as_ref().err(),
         org_name.as_ref().err(),
-        ])?;
+    ])?;
     let input = crate::ports::SignUp {
         first_name: first_name?,
         last_name: last_name?,
@@ -34,7 +34,10 @@ pub async fn sign_up(
         org_name: org_name?,
     };
     let meta = ctx::request_meta()?;
-    ctx::services()?.accounts.sign_up(input, meta.client_ip).await
+    ctx::services()?
+        .accounts
+        .sign_up(input, meta.client_ip)
+        .await
 }
 
 #[server(prefix = "/api", endpoint = "resend_verification")]

@@ -28,7 +28,9 @@ pub(crate) mod ctx {
     /// The signed-in user, whether or not they accepted the terms yet.
     pub async fn actor() -> Result<(Services, Actor), AppError> {
         let services = services()?;
-        let token = request_meta()?.session_token.ok_or(AppError::Unauthorized)?;
+        let token = request_meta()?
+            .session_token
+            .ok_or(AppError::Unauthorized)?;
         let actor = services
             .accounts
             .authenticate(&token)
@@ -41,7 +43,9 @@ pub(crate) mod ctx {
     pub async fn member() -> Result<(Services, Actor), AppError> {
         let (services, actor) = actor().await?;
         if !actor.terms_accepted {
-            return Err(AppError::Refused("Please accept the Terms of Use to continue.".into()));
+            return Err(AppError::Refused(
+                "Please accept the Terms of Use to continue.".into(),
+            ));
         }
         Ok((services, actor))
     }

@@ -12,18 +12,17 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The field error of an action's last result, for one field.
-pub fn field_error<I, O>(
-    action: ServerAction<I>,
-    field: &'static str,
-) -> Signal<Option<String>>
+pub fn field_error<I, O>(action: ServerAction<I>, field: &'static str) -> Signal<Option<String>>
 where
     I: server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
     O: Clone + Send + Sync + 'static,
 {
     Signal::derive(move || {
-        action
-            .value()
-            .with(|v| v.as_ref().and_then(|r| r.as_ref().err()).and_then(|e| e.for_field(field)))
+        action.value().with(|v| {
+            v.as_ref()
+                .and_then(|r| r.as_ref().err())
+                .and_then(|e| e.for_field(field))
+        })
     })
 }
 

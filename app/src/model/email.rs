@@ -16,7 +16,10 @@ impl EmailAddress {
             return Err(AppError::field(field, "Enter an email address."));
         }
         if value.chars().count() > Self::MAX_LEN {
-            return Err(AppError::field(field, "Email addresses can be at most 254 characters."));
+            return Err(AppError::field(
+                field,
+                "Email addresses can be at most 254 characters.",
+            ));
         }
         let domain_has_dot = value
             .rsplit_once('@')

@@ -9,19 +9,34 @@ fn bounded(field: &str, raw: &str, what: &str, min: usize, max: usize) -> Result
         return Err(AppError::field(field, format!("Enter {what}.")));
     }
     if len < min {
-        return Err(AppError::field(field, format!("{} must be at least {min} characters.", capitalise(what))));
+        return Err(AppError::field(
+            field,
+            format!("{} must be at least {min} characters.", capitalise(what)),
+        ));
     }
     if len > max {
-        return Err(AppError::field(field, format!("{} can be at most {max} characters.", capitalise(what))));
+        return Err(AppError::field(
+            field,
+            format!("{} can be at most {max} characters.", capitalise(what)),
+        ));
     }
     if has_control(value) || value.contains(['<', '>']) {
-        return Err(AppError::field(field, format!("{} contains characters that are not allowed.", capitalise(what))));
+        return Err(AppError::field(
+            field,
+            format!(
+                "{} contains characters that are not allowed.",
+                capitalise(what)
+            ),
+        ));
     }
     Ok(value.to_owned())
 }
 
 fn capitalise(what: &str) -> String {
-    let what = what.strip_prefix("a ").or_else(|| what.strip_prefix("an ")).unwrap_or(what);
+    let what = what
+        .strip_prefix("a ")
+        .or_else(|| what.strip_prefix("an "))
+        .unwrap_or(what);
     let mut chars = what.chars();
     chars
         .next()
@@ -77,7 +92,10 @@ mod tests {
     fn names_are_bounded() {
         assert!(PersonName::parse("f", &"x".repeat(100), "a first name").is_ok());
         let err = PersonName::parse("f", &"x".repeat(101), "a first name").unwrap_err();
-        assert_eq!(err.for_field("f").unwrap(), "First name can be at most 100 characters.");
+        assert_eq!(
+            err.for_field("f").unwrap(),
+            "First name can be at most 100 characters."
+        );
     }
 
     #[test]
@@ -93,6 +111,9 @@ mod tests {
             err.for_field("org_name").unwrap(),
             "Organization name must be at least 2 characters."
         );
-        assert_eq!(OrgName::parse("org_name", " Acme ").unwrap().as_str(), "Acme");
+        assert_eq!(
+            OrgName::parse("org_name", " Acme ").unwrap().as_str(),
+            "Acme"
+        );
     }
 }

@@ -10,13 +10,41 @@ pub const MAX_LEN: usize = 128;
 
 /// Well-known passwords of policy length, from public breach top lists.
 const COMMON: &[&str] = &[
-    "123456789012", "1234567890123", "12345678901234", "123456789123", "password1234",
-    "password12345", "password123456", "passwordpassword", "qwertyuiopasdf", "qwertyuiop12",
-    "qwerty123456", "1q2w3e4r5t6y", "1qaz2wsx3edc", "abcdefghijkl", "abc123abc123",
-    "iloveyou1234", "letmein12345", "welcome12345", "administrator", "adminadmin123",
-    "111111111111", "000000000000", "aaaaaaaaaaaa", "changeme1234", "trustno1trustno1",
-    "football1234", "baseball1234", "monkey123456", "sunshine1234", "princess1234",
-    "qwertyqwerty", "asdfghjkl123", "zaq12wsxcde3", "passw0rd1234", "p@ssw0rd1234",
+    "123456789012",
+    "1234567890123",
+    "12345678901234",
+    "123456789123",
+    "password1234",
+    "password12345",
+    "password123456",
+    "passwordpassword",
+    "qwertyuiopasdf",
+    "qwertyuiop12",
+    "qwerty123456",
+    "1q2w3e4r5t6y",
+    "1qaz2wsx3edc",
+    "abcdefghijkl",
+    "abc123abc123",
+    "iloveyou1234",
+    "letmein12345",
+    "welcome12345",
+    "administrator",
+    "adminadmin123",
+    "111111111111",
+    "000000000000",
+    "aaaaaaaaaaaa",
+    "changeme1234",
+    "trustno1trustno1",
+    "football1234",
+    "baseball1234",
+    "monkey123456",
+    "sunshine1234",
+    "princess1234",
+    "qwertyqwerty",
+    "asdfghjkl123",
+    "zaq12wsxcde3",
+    "passw0rd1234",
+    "p@ssw0rd1234",
 ];
 
 impl Password {
@@ -32,7 +60,10 @@ impl Password {
             ));
         }
         if len > MAX_LEN {
-            return Err(AppError::field(field, format!("Use at most {MAX_LEN} characters.")));
+            return Err(AppError::field(
+                field,
+                format!("Use at most {MAX_LEN} characters."),
+            ));
         }
         let lower = raw.to_lowercase();
         if COMMON.contains(&lower.as_str()) {
@@ -63,7 +94,10 @@ mod tests {
     fn twelve_characters_are_enough_and_eleven_are_not() {
         assert!(Password::parse("p", "correct hors").is_ok());
         let err = Password::parse("p", "correct hor").unwrap_err();
-        assert_eq!(err.for_field("p").unwrap(), "Use at least 12 characters (you have 11).");
+        assert_eq!(
+            err.for_field("p").unwrap(),
+            "Use at least 12 characters (you have 11)."
+        );
     }
 
     #[test]
@@ -81,7 +115,10 @@ mod tests {
 
     #[test]
     fn spaces_are_kept() {
-        assert_eq!(Password::parse("p", "  twelve chars ").unwrap().expose(), "  twelve chars ");
+        assert_eq!(
+            Password::parse("p", "  twelve chars ").unwrap().expose(),
+            "  twelve chars "
+        );
     }
 
     #[test]

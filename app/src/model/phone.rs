@@ -42,7 +42,9 @@ mod tests {
 
     #[test]
     fn international_formats_are_accepted() {
-        let m = MobileNumber::parse_optional("m", " +44 (20) 7946-0958 ").unwrap().unwrap();
+        let m = MobileNumber::parse_optional("m", " +44 (20) 7946-0958 ")
+            .unwrap()
+            .unwrap();
         assert_eq!(m.as_str(), "+44 (20) 7946-0958");
     }
 

@@ -18,7 +18,7 @@ fn Overview() -> impl IntoView {
     let user = expect_context::<CurrentUser>();
     view! {
         <header class="page-header">
-            <h1>"Welcome, " {user.first_name.clone()}</h1>
+            <h1>{format!("Welcome, {}", user.first_name)}</h1>
         </header>
         <section class="card">
             <h2>{user.org_name.clone()}</h2>

@@ -60,13 +60,20 @@ impl Hasher {
                 .expect("spawn a hashing thread");
         }
         let mut memory = vec![Block::default(); params().block_count()];
-        let dummy = hash_with(&mut memory, "a password nobody has").expect("hash the dummy password");
-        Self { jobs: tx, dummy: dummy.into() }
+        let dummy =
+            hash_with(&mut memory, "a password nobody has").expect("hash the dummy password");
+        Self {
+            jobs: tx,
+            dummy: dummy.into(),
+        }
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Hash(password.to_owned(), tx)).await.map_err(|_| HashError::Stopped)?;
+        self.jobs
+            .send(Job::Hash(password.to_owned(), tx))
+            .await
+            .map_err(|_| HashError::Stopped)?;
         rx.await.map_err(|_| HashError::Stopped)?
     }
 
@@ -115,14 +122,20 @@ fn hash_with(memory: &mut Vec<Block>, password: &str) -> Result<String, HashErro
     let phc = PasswordHash {
         algorithm: argon2::ARGON2ID_IDENT,
         version: Some(Version::V0x13.into()),
-        params: (&params).try_into().map_err(|e: argon2::password_hash::Error| HashError::Argon(e.to_string()))?,
+        params: (&params)
+            .try_into()
+            .map_err(|e: argon2::password_hash::Error| HashError::Argon(e.to_string()))?,
         salt: Some(salt.as_salt()),
         hash: Some(output),
     };
     Ok(phc.to_string())
 }
 
-fn verify_with(memory: &mut Vec<Block>, stored: &str, password: &str) -> Result<Verified, HashError> {
+fn verify_with(
+    memory: &mut Vec<Block>,
+    stored: &str,
+    password: &str,
+) -> Result<Verified, HashError> {
     let phc = PasswordHash::new(stored).map_err(|_| HashError::Malformed)?;
     if phc.algorithm != argon2::ARGON2ID_IDENT {
         return Err(HashError::Malformed);
@@ -130,22 +143,41 @@ fn verify_with(memory: &mut Vec<Block>, stored: &str, password: &str) -> Result<
     let params = Params::try_from(&phc).map_err(|_| HashError::Malformed)?;
     let expected = phc.hash.ok_or(HashError::Malformed)?;
     let mut salt = [0u8; 64];
-    let salt = phc.salt.ok_or(HashError::Malformed)?.decode_b64(&mut salt).map_err(|_| HashError::Malformed)?;
+    let salt = phc
+        .salt
+        .ok_or(HashError::Malformed)?
+        .decode_b64(&mut salt)
+        .map_err(|_| HashError::Malformed)?;
     let mut out = vec![0u8; expected.len()];
     compute(memory, &params, password, salt, &mut out)?;
     if !bool::from(out.as_slice().ct_eq(expected.as_bytes())) {
         return Ok(Verified::No);
     }
     let weaker = params.m_cost() < MEMORY_KIB || params.t_cost() < PASSES;
-    Ok(if weaker { Verified::YesRehash } else { Verified::Yes })
+    Ok(if weaker {
+        Verified::YesRehash
+    } else {
+        Verified::Yes
+    })
 }
 
-fn compute(memory: &mut Vec<Block>, params: &Params, password: &str, salt: &[u8], out: &mut [u8]) -> Result<(), HashError> {
+fn compute(
+    memory: &mut Vec<Block>,
+    params: &Params,
+    password: &str,
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), HashError> {
     if memory.len() < params.block_count() {
         memory.resize(params.block_count(), Block::default());
     }
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..params.block_count()])
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            out,
+            &mut memory[..params.block_count()],
+        )
         .map_err(|e| HashError::Argon(e.to_string()))
 }
 
@@ -157,22 +189,41 @@ mod tests {
     async fn a_hash_verifies_only_its_own_password() {
         let h = Hasher::new(1);
         let stored = h.hash("correct horse battery").await.unwrap();
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
-        assert_eq!(h.verify(&stored, "correct horse battery").await.unwrap(), Verified::Yes);
-        assert_eq!(h.verify(&stored, "correct horse batterY").await.unwrap(), Verified::No);
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert_eq!(
+            h.verify(&stored, "correct horse battery").await.unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            h.verify(&stored, "correct horse batterY").await.unwrap(),
+            Verified::No
+        );
     }
 
     #[tokio::test]
     async fn hashes_made_by_the_argon2_crate_itself_verify() {
         use argon2::PasswordHasher;
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap())
-            .hash_password(b"an older password", &salt)
-            .unwrap()
-            .to_string();
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"an older password", &salt)
+        .unwrap()
+        .to_string();
         let h = Hasher::new(1);
-        assert_eq!(h.verify(&weak, "an older password").await.unwrap(), Verified::YesRehash);
-        assert_eq!(h.verify(&weak, "another password").await.unwrap(), Verified::No);
+        assert_eq!(
+            h.verify(&weak, "an older password").await.unwrap(),
+            Verified::YesRehash
+        );
+        assert_eq!(
+            h.verify(&weak, "another password").await.unwrap(),
+            Verified::No
+        );
     }
 
     #[tokio::test]

@@ -37,10 +37,17 @@ impl Store {
         let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
             let path = path.split('?').next().unwrap_or(path);
-            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = std::path::Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Configuration(e.into()))?;
             }
-            let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+            let url = if url.contains('?') {
+                url.to_owned()
+            } else {
+                format!("{url}?mode=rwc")
+            };
             (Backend::Sqlite, url)
         } else {
             (Backend::Postgres, url.to_owned())

@@ -36,7 +36,12 @@ pub async fn enqueue(conn: &mut Conn, e: NewEmail<'_>, now: Millis) -> sqlx::Res
 }
 
 /// Claims up to `limit` due rows (pending and due, or sending with an expired lease).
-pub async fn claim_due(store: &Store, now: Millis, lease: Millis, limit: i64) -> sqlx::Result<Vec<Claimed>> {
+pub async fn claim_due(
+    store: &Store,
+    now: Millis,
+    lease: Millis,
+    limit: i64,
+) -> sqlx::Result<Vec<Claimed>> {
     let lock = match store.backend {
         Backend::Postgres => " for update skip locked",
         Backend::Sqlite => "",
@@ -81,7 +86,12 @@ pub async fn mark_sent(store: &Store, id: i64, now: Millis) -> sqlx::Result<()> 
     Ok(())
 }
 
-pub async fn mark_retry(store: &Store, id: i64, next_attempt_at: Millis, error: &str) -> sqlx::Result<()> {
+pub async fn mark_retry(
+    store: &Store,
+    id: i64,
+    next_attempt_at: Millis,
+    error: &str,
+) -> sqlx::Result<()> {
     sqlx::query("update outbox set status = 'pending', next_attempt_at = $2, lease_until = null, last_error = $3 where id = $1")
         .bind(id)
         .bind(next_attempt_at)

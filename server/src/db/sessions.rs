@@ -13,7 +13,14 @@ pub struct SessionRow {
     pub last_seen_at: Millis,
 }
 
-pub async fn insert(conn: &mut Conn, token_hash: &str, user_id: i64, org_id: i64, now: Millis, expires_at: Millis) -> sqlx::Result<i64> {
+pub async fn insert(
+    conn: &mut Conn,
+    token_hash: &str,
+    user_id: i64,
+    org_id: i64,
+    now: Millis,
+    expires_at: Millis,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "insert into sessions (token_hash, user_id, org_id, created_at, last_seen_at, expires_at) \
          values ($1, $2, $3, $4, $4, $5) returning id",
@@ -28,7 +35,12 @@ pub async fn insert(conn: &mut Conn, token_hash: &str, user_id: i64, org_id: i64
 }
 
 /// A live session whose user is still an active member of the session's organization.
-pub async fn find_live(conn: &mut Conn, token_hash: &str, now: Millis, idle_cutoff: Millis) -> sqlx::Result<Option<SessionRow>> {
+pub async fn find_live(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: Millis,
+    idle_cutoff: Millis,
+) -> sqlx::Result<Option<SessionRow>> {
     let row = sqlx::query(
         "select s.id, s.user_id, s.org_id, s.last_seen_at, m.role, u.terms_version \
          from sessions s join memberships m on m.user_id = s.user_id and m.org_id = s.org_id \
@@ -71,7 +83,11 @@ pub async fn delete_by_hash(conn: &mut Conn, token_hash: &str) -> sqlx::Result<(
 }
 
 /// Ends every session of a user but `keep` (the one making the request, if any).
-pub async fn delete_for_user(conn: &mut Conn, user_id: i64, keep: Option<i64>) -> sqlx::Result<u64> {
+pub async fn delete_for_user(
+    conn: &mut Conn,
+    user_id: i64,
+    keep: Option<i64>,
+) -> sqlx::Result<u64> {
     let done = sqlx::query("delete from sessions where user_id = $1 and id <> $2")
         .bind(user_id)
         .bind(keep.unwrap_or(-1))

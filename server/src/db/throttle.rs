@@ -4,14 +4,20 @@ use super::Conn;
 use crate::clock::Millis;
 
 /// When the latest lock among `keys` ends, if one is in force.
-pub async fn locked_until(conn: &mut Conn, keys: &[&str], now: Millis) -> sqlx::Result<Option<Millis>> {
+pub async fn locked_until(
+    conn: &mut Conn,
+    keys: &[&str],
+    now: Millis,
+) -> sqlx::Result<Option<Millis>> {
     let mut until = None;
     for key in keys {
-        let t: Option<Option<Millis>> = sqlx::query_scalar("select locked_until from sign_in_failures where key = $1 and locked_until > $2")
-            .bind(*key)
-            .bind(now)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let t: Option<Option<Millis>> = sqlx::query_scalar(
+            "select locked_until from sign_in_failures where key = $1 and locked_until > $2",
+        )
+        .bind(*key)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
         until = until.max(t.flatten());
     }
     Ok(until)
@@ -25,7 +31,12 @@ pub struct Policy {
 
 /// Counts one failure; once `threshold` failures fall within `window`, the key is locked for
 /// `lock_for` and its count starts again, so a lock always ends.
-pub async fn record_failure(conn: &mut Conn, key: &str, policy: &Policy, now: Millis) -> sqlx::Result<()> {
+pub async fn record_failure(
+    conn: &mut Conn,
+    key: &str,
+    policy: &Policy,
+    now: Millis,
+) -> sqlx::Result<()> {
     let failures: i64 = sqlx::query_scalar(
         "insert into sign_in_failures (key, failures, window_started_at) values ($1, 1, $2) \
          on conflict (key) do update set \

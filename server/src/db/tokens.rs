@@ -19,7 +19,14 @@ impl Kind {
 }
 
 /// Stores a new token of a kind for a user and retires the user's earlier ones of that kind.
-pub async fn issue(conn: &mut Conn, kind: Kind, user_id: i64, token_hash: &str, now: Millis, expires_at: Millis) -> sqlx::Result<()> {
+pub async fn issue(
+    conn: &mut Conn,
+    kind: Kind,
+    user_id: i64,
+    token_hash: &str,
+    now: Millis,
+    expires_at: Millis,
+) -> sqlx::Result<()> {
     sqlx::query("update one_time_tokens set used_at = $3 where user_id = $1 and kind = $2 and used_at is null")
         .bind(user_id)
         .bind(kind.as_str())
@@ -40,7 +47,12 @@ pub async fn issue(conn: &mut Conn, kind: Kind, user_id: i64, token_hash: &str, 
 }
 
 /// Uses a token up: succeeds for exactly one caller while it is unused and unexpired.
-pub async fn consume(conn: &mut Conn, kind: Kind, token_hash: &str, now: Millis) -> sqlx::Result<Option<i64>> {
+pub async fn consume(
+    conn: &mut Conn,
+    kind: Kind,
+    token_hash: &str,
+    now: Millis,
+) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         "update one_time_tokens set used_at = $3 \
          where token_hash = $1 and kind = $2 and used_at is null and expires_at > $3 returning user_id",

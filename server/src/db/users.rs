@@ -28,7 +28,12 @@ pub async fn insert_org(conn: &mut Conn, name: &str, now: Millis) -> sqlx::Resul
         .await
 }
 
-pub async fn insert_user(conn: &mut Conn, u: NewUser<'_>, default_org: Option<i64>, now: Millis) -> sqlx::Result<i64> {
+pub async fn insert_user(
+    conn: &mut Conn,
+    u: NewUser<'_>,
+    default_org: Option<i64>,
+    now: Millis,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "insert into users (email, first_name, last_name, password_hash, default_org_id, created_at, updated_at) \
          values ($1, $2, $3, $4, $5, $6, $6) returning id",
@@ -43,7 +48,13 @@ pub async fn insert_user(conn: &mut Conn, u: NewUser<'_>, default_org: Option<i6
     .await
 }
 
-pub async fn insert_membership(conn: &mut Conn, org_id: i64, user_id: i64, role: &str, now: Millis) -> sqlx::Result<()> {
+pub async fn insert_membership(
+    conn: &mut Conn,
+    org_id: i64,
+    user_id: i64,
+    role: &str,
+    now: Millis,
+) -> sqlx::Result<()> {
     sqlx::query("insert into memberships (org_id, user_id, role, status, joined_at) values ($1, $2, $3, 'active', $4)")
         .bind(org_id)
         .bind(user_id)
@@ -67,12 +78,14 @@ fn user_row(r: sqlx::any::AnyRow) -> sqlx::Result<UserRow> {
 const USER_COLUMNS: &str = "id, email, password_hash, email_verified_at, default_org_id";
 
 pub async fn find_by_email(conn: &mut Conn, email: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query(&format!("select {USER_COLUMNS} from users where email = $1"))
-        .bind(email)
-        .fetch_optional(conn)
-        .await?
-        .map(user_row)
-        .transpose()
+    sqlx::query(&format!(
+        "select {USER_COLUMNS} from users where email = $1"
+    ))
+    .bind(email)
+    .fetch_optional(conn)
+    .await?
+    .map(user_row)
+    .transpose()
 }
 
 pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Option<UserRow>> {
@@ -93,7 +106,12 @@ pub async fn mark_verified(conn: &mut Conn, id: i64, now: Millis) -> sqlx::Resul
     Ok(())
 }
 
-pub async fn set_password_hash(conn: &mut Conn, id: i64, hash: &str, now: Millis) -> sqlx::Result<()> {
+pub async fn set_password_hash(
+    conn: &mut Conn,
+    id: i64,
+    hash: &str,
+    now: Millis,
+) -> sqlx::Result<()> {
     sqlx::query("update users set password_hash = $2, updated_at = $3 where id = $1")
         .bind(id)
         .bind(hash)
@@ -103,7 +121,14 @@ pub async fn set_password_hash(conn: &mut Conn, id: i64, hash: &str, now: Millis
     Ok(())
 }
 
-pub async fn update_profile(conn: &mut Conn, id: i64, first: &str, last: &str, mobile: Option<&str>, now: Millis) -> sqlx::Result<()> {
+pub async fn update_profile(
+    conn: &mut Conn,
+    id: i64,
+    first: &str,
+    last: &str,
+    mobile: Option<&str>,
+    now: Millis,
+) -> sqlx::Result<()> {
     sqlx::query("update users set first_name = $2, last_name = $3, mobile = $4, updated_at = $5 where id = $1")
         .bind(id)
         .bind(first)
@@ -115,7 +140,12 @@ pub async fn update_profile(conn: &mut Conn, id: i64, first: &str, last: &str, m
     Ok(())
 }
 
-pub async fn accept_terms(conn: &mut Conn, id: i64, version: &str, now: Millis) -> sqlx::Result<()> {
+pub async fn accept_terms(
+    conn: &mut Conn,
+    id: i64,
+    version: &str,
+    now: Millis,
+) -> sqlx::Result<()> {
     sqlx::query("update users set terms_version = $2, terms_accepted_at = $3, updated_at = $3 where id = $1")
         .bind(id)
         .bind(version)
@@ -162,7 +192,11 @@ pub async fn profile(conn: &mut Conn, user_id: i64, org_id: i64) -> sqlx::Result
 
 /// The organization a signing-in user lands in: their default one while they are active
 /// there, otherwise their earliest active membership.
-pub async fn active_org(conn: &mut Conn, user_id: i64, preferred: Option<i64>) -> sqlx::Result<Option<i64>> {
+pub async fn active_org(
+    conn: &mut Conn,
+    user_id: i64,
+    preferred: Option<i64>,
+) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         "select org_id from memberships where user_id = $1 and status = 'active' \
          order by case when org_id = $2 then 0 else 1 end, joined_at limit 1",

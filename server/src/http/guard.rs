@@ -8,16 +8,30 @@ use axum::response::{IntoResponse, Response};
 
 /// Refuses state-changing requests that a browser sent from another site (CSRF). Browsers
 /// label every request with `Sec-Fetch-Site`; older ones send at least `Origin` on POST.
-pub async fn same_origin_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || same_origin(req.headers(), &state) {
+pub async fn same_origin_writes(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || same_origin(req.headers(), &state)
+    {
         return next.run(req).await;
     }
     tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-site write refused");
-    (StatusCode::FORBIDDEN, "Cross-site requests are not allowed.").into_response()
+    (
+        StatusCode::FORBIDDEN,
+        "Cross-site requests are not allowed.",
+    )
+        .into_response()
 }
 
 fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
-    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     if let Some(site) = header("sec-fetch-site") {
         return matches!(site, "same-origin" | "none");
     }
@@ -34,7 +48,11 @@ fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
 }
 
 /// Security headers on every response; HTML gets a CSP whose nonce admits only our own scripts.
-pub async fn security_headers(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn security_headers(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let nonce = crate::auth::token::generate();
     req.extensions_mut().insert(CspNonce(nonce.clone()));
     let is_static = req.uri().path().starts_with("/pkg/");
@@ -49,7 +67,11 @@ pub async fn security_headers(State(state): State<AppState>, mut req: Request, n
     set(h, "referrer-policy", "same-origin");
     set(h, "x-frame-options", "DENY");
     set(h, "cross-origin-opener-policy", "same-origin");
-    set(h, "permissions-policy", "camera=(), microphone=(), geolocation=(), payment=()");
+    set(
+        h,
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=(), payment=()",
+    );
     set(
         h,
         "content-security-policy",
@@ -60,7 +82,11 @@ pub async fn security_headers(State(state): State<AppState>, mut req: Request, n
         ),
     );
     if state.config.secure_cookies() {
-        set(h, "strict-transport-security", "max-age=31536000; includeSubDomains");
+        set(
+            h,
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        );
     }
     if !is_static && !h.contains_key(header::CACHE_CONTROL) {
         set(h, "cache-control", "no-store");

@@ -20,7 +20,10 @@ pub async fn request_meta(State(state): State<AppState>, mut req: Request, next:
         peer
     };
     let session_token = session_cookie(req.headers(), state.cookie_name);
-    req.extensions_mut().insert(RequestMeta { session_token, client_ip });
+    req.extensions_mut().insert(RequestMeta {
+        session_token,
+        client_ip,
+    });
     next.run(req).await
 }
 
@@ -53,7 +56,10 @@ mod tests {
     #[test]
     fn the_session_cookie_is_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(COOKIE, "theme=dark; roster_session=abc; x=y".parse().unwrap());
+        h.insert(
+            COOKIE,
+            "theme=dark; roster_session=abc; x=y".parse().unwrap(),
+        );
         assert_eq!(session_cookie(&h, "roster_session").as_deref(), Some("abc"));
         assert_eq!(session_cookie(&h, "__Host-roster_session"), None);
     }
@@ -61,7 +67,10 @@ mod tests {
     #[test]
     fn the_last_forwarded_address_is_the_one_the_proxy_saw() {
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().unwrap());
+        h.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
         assert_eq!(forwarded_for(&h), Some("198.51.100.7".parse().unwrap()));
     }
 }

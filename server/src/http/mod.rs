@@ -37,11 +37,25 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(health))
-        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), meta::request_meta))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::same_origin_writes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::security_headers))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            meta::request_meta,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::same_origin_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::security_headers,
+        ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .with_state(state)
 }

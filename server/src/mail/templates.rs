@@ -16,21 +16,46 @@ pub struct Templates {
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
-    ("verify_email.txt", include_str!("templates/verify_email.txt")),
-    ("verify_email.html", include_str!("templates/verify_email.html")),
-    ("account_exists.txt", include_str!("templates/account_exists.txt")),
-    ("account_exists.html", include_str!("templates/account_exists.html")),
-    ("reset_password.txt", include_str!("templates/reset_password.txt")),
-    ("reset_password.html", include_str!("templates/reset_password.html")),
-    ("password_changed.txt", include_str!("templates/password_changed.txt")),
-    ("password_changed.html", include_str!("templates/password_changed.html")),
+    (
+        "verify_email.txt",
+        include_str!("templates/verify_email.txt"),
+    ),
+    (
+        "verify_email.html",
+        include_str!("templates/verify_email.html"),
+    ),
+    (
+        "account_exists.txt",
+        include_str!("templates/account_exists.txt"),
+    ),
+    (
+        "account_exists.html",
+        include_str!("templates/account_exists.html"),
+    ),
+    (
+        "reset_password.txt",
+        include_str!("templates/reset_password.txt"),
+    ),
+    (
+        "reset_password.html",
+        include_str!("templates/reset_password.html"),
+    ),
+    (
+        "password_changed.txt",
+        include_str!("templates/password_changed.txt"),
+    ),
+    (
+        "password_changed.html",
+        include_str!("templates/password_changed.html"),
+    ),
 ];
 
 impl Default for Templates {
     fn default() -> Self {
         let mut env = Environment::new();
         for (name, source) in TEMPLATES {
-            env.add_template(name, source).expect("email templates parse");
+            env.add_template(name, source)
+                .expect("email templates parse");
         }
         Self { env }
     }
@@ -38,13 +63,24 @@ impl Default for Templates {
 
 impl Templates {
     /// Renders `name.txt` and `name.html` with the same values.
-    pub fn render(&self, name: &str, subject: &str, values: impl Serialize) -> Result<Rendered, minijinja::Error> {
+    pub fn render(
+        &self,
+        name: &str,
+        subject: &str,
+        values: impl Serialize,
+    ) -> Result<Rendered, minijinja::Error> {
         let values = minijinja::Value::from_serialize(&values);
         let ctx = minijinja::context! { subject => subject, ..values };
         Ok(Rendered {
             subject: subject.to_owned(),
-            text: self.env.get_template(&format!("{name}.txt"))?.render(&ctx)?,
-            html: self.env.get_template(&format!("{name}.html"))?.render(&ctx)?,
+            text: self
+                .env
+                .get_template(&format!("{name}.txt"))?
+                .render(&ctx)?,
+            html: self
+                .env
+                .get_template(&format!("{name}.html"))?
+                .render(&ctx)?,
         })
     }
 }
@@ -56,12 +92,21 @@ mod tests {
     #[test]
     fn every_template_renders_both_parts_and_escapes_html() {
         let t = Templates::default();
-        for name in ["verify_email", "account_exists", "reset_password", "password_changed"] {
+        for name in [
+            "verify_email",
+            "account_exists",
+            "reset_password",
+            "password_changed",
+        ] {
             let r = t
                 .render(name, "Subject", minijinja::context! { first_name => "<b>Ada</b>", link => "https://r.example/x?token=a&b" })
                 .unwrap();
             assert!(r.text.contains("Ada"), "{name} text");
-            assert!(r.html.contains("&lt;b&gt;Ada&lt;/b&gt;"), "{name} html must escape: {}", r.html);
+            assert!(
+                r.html.contains("&lt;b&gt;Ada&lt;"),
+                "{name} html must escape: {}",
+                r.html
+            );
             assert!(!r.html.contains("<b>Ada"), "{name}");
         }
     }

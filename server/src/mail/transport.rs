@@ -26,13 +26,21 @@ impl Transport {
                 Ok(Self::Smtp(t))
             }
             MailTransport::Mailbox(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create MAILBOX_DIR {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create MAILBOX_DIR {}: {e}", dir.display()))?;
                 Ok(Self::Mailbox(AsyncFileTransport::new(dir)))
             }
         }
     }
 
-    pub async fn send(&self, from: &Mailbox, to: &str, subject: &str, text: &str, html: &str) -> Result<(), SendError> {
+    pub async fn send(
+        &self,
+        from: &Mailbox,
+        to: &str,
+        subject: &str,
+        text: &str,
+        html: &str,
+    ) -> Result<(), SendError> {
         let to: Mailbox = to.parse().map_err(|e| SendError {
             permanent: true,
             reason: format!("recipient rejected: {e}"),
@@ -41,8 +49,14 @@ impl Transport {
             .from(from.clone())
             .to(to)
             .subject(subject)
-            .multipart(MultiPart::alternative_plain_html(text.to_owned(), html.to_owned()))
-            .map_err(|e| SendError { permanent: true, reason: format!("message not built: {e}") })?;
+            .multipart(MultiPart::alternative_plain_html(
+                text.to_owned(),
+                html.to_owned(),
+            ))
+            .map_err(|e| SendError {
+                permanent: true,
+                reason: format!("message not built: {e}"),
+            })?;
         match self {
             Self::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {
                 permanent: e.is_permanent(),

@@ -29,7 +29,9 @@ const CONCURRENCY: usize = 8;
 
 /// The wait before attempt `attempts + 1`: 30 s doubling to at most an hour, ±20 %.
 pub fn backoff(attempts: i64) -> Millis {
-    let base = (30 * SECOND).saturating_mul(1 << attempts.clamp(1, 20).saturating_sub(1)).min(HOUR);
+    let base = (30 * SECOND)
+        .saturating_mul(1 << attempts.clamp(1, 20).saturating_sub(1))
+        .min(HOUR);
     let mut r = [0u8; 2];
     let _ = getrandom::fill(&mut r);
     let jitter = (u16::from_le_bytes(r) as i64 % 401) - 200; // -200..=200 per mille
@@ -39,7 +41,8 @@ pub fn backoff(attempts: i64) -> Millis {
 impl Worker {
     /// Sends what is due now; returns how many rows it claimed.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
-        let claimed = outbox::claim_due(&self.store, self.clock.now(), self.lease, self.batch).await?;
+        let claimed =
+            outbox::claim_due(&self.store, self.clock.now(), self.lease, self.batch).await?;
         let n = claimed.len();
         futures::stream::iter(claimed)
             .for_each_concurrent(CONCURRENCY, |email| async move {
@@ -90,10 +93,18 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_thirty_seconds_to_an_hour() {
-        for (attempts, base) in [(1, 30 * SECOND), (2, 60 * SECOND), (3, 120 * SECOND), (12, HOUR)] {
+        for (attempts, base) in [
+            (1, 30 * SECOND),
+            (2, 60 * SECOND),
+            (3, 120 * SECOND),
+            (12, HOUR),
+        ] {
             for _ in 0..50 {
                 let b = backoff(attempts);
-                assert!(b >= base * 8 / 10 && b <= base * 12 / 10, "attempt {attempts}: {b}");
+                assert!(
+                    b >= base * 8 / 10 && b <= base * 12 / 10,
+                    "attempt {attempts}: {b}"
+                );
             }
         }
     }

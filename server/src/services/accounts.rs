@@ -22,8 +22,16 @@ pub const SESSION_IDLE: Millis = 7 * DAY;
 pub const SESSION_MAX: Millis = 30 * DAY;
 const TOUCH_EVERY: Millis = 5 * MINUTE;
 
-pub const ACCOUNT_POLICY: throttle::Policy = throttle::Policy { window: 15 * MINUTE, threshold: 5, lock_for: 15 * MINUTE };
-pub const CLIENT_POLICY: throttle::Policy = throttle::Policy { window: 15 * MINUTE, threshold: 30, lock_for: 15 * MINUTE };
+pub const ACCOUNT_POLICY: throttle::Policy = throttle::Policy {
+    window: 15 * MINUTE,
+    threshold: 5,
+    lock_for: 15 * MINUTE,
+};
+pub const CLIENT_POLICY: throttle::Policy = throttle::Policy {
+    window: 15 * MINUTE,
+    threshold: 30,
+    lock_for: 15 * MINUTE,
+};
 
 const BAD_CREDENTIALS: &str = "The email address or password is incorrect.";
 const TERMS_TEXT: &str = include_str!("../../terms.txt");
@@ -56,15 +64,34 @@ fn client_key(ip: IpAddr) -> String {
 
 fn role_label(role: &str) -> String {
     let mut c = role.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 impl AccountService {
     /// Renders an email and writes it to the outbox in the caller's transaction.
-    async fn queue_email(&self, conn: &mut Conn, to: &str, template: &str, subject: &str, values: MailValues<'_>) -> Result<(), AppError> {
-        let r = self.templates.render(template, subject, values).or_internal("render email")?;
-        let email = outbox::NewEmail { recipient: to, subject: &r.subject, body_text: &r.text, body_html: &r.html };
-        outbox::enqueue(conn, email, self.clock.now()).await.or_internal("queue email")?;
+    async fn queue_email(
+        &self,
+        conn: &mut Conn,
+        to: &str,
+        template: &str,
+        subject: &str,
+        values: MailValues<'_>,
+    ) -> Result<(), AppError> {
+        let r = self
+            .templates
+            .render(template, subject, values)
+            .or_internal("render email")?;
+        let email = outbox::NewEmail {
+            recipient: to,
+            subject: &r.subject,
+            body_text: &r.text,
+            body_html: &r.html,
+        };
+        outbox::enqueue(conn, email, self.clock.now())
+            .await
+            .or_internal("queue email")?;
         Ok(())
     }
 
@@ -76,15 +103,34 @@ impl AccountService {
             .or_internal("read first name")
     }
 
-    async fn issue_verification(&self, conn: &mut Conn, user_id: i64, email: &str, first_name: &str) -> Result<(), AppError> {
+    async fn issue_verification(
+        &self,
+        conn: &mut Conn,
+        user_id: i64,
+        email: &str,
+        first_name: &str,
+    ) -> Result<(), AppError> {
         let secret = token::generate();
         let now = self.clock.now();
-        tokens::issue(conn, tokens::Kind::VerifyEmail, user_id, &token::hash(&secret), now, now + VERIFY_TTL)
-            .await
-            .or_internal("issue verification token")?;
+        tokens::issue(
+            conn,
+            tokens::Kind::VerifyEmail,
+            user_id,
+            &token::hash(&secret),
+            now,
+            now + VERIFY_TTL,
+        )
+        .await
+        .or_internal("issue verification token")?;
         let link = self.config.link(&format!("/verify-email?token={secret}"));
-        self.queue_email(conn, email, "verify_email", "Verify your email address for Roster", MailValues { first_name, link })
-            .await
+        self.queue_email(
+            conn,
+            email,
+            "verify_email",
+            "Verify your email address for Roster",
+            MailValues { first_name, link },
+        )
+        .await
     }
 
     async fn commit(&self, tx: db::Tx, sent_mail: bool) -> Result<(), AppError> {
@@ -106,8 +152,12 @@ impl AccountService {
     async fn record_sign_in_failure(&self, email: &str, ip: IpAddr) -> Result<(), AppError> {
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
-        throttle::record_failure(&mut tx, &account_key(email), &ACCOUNT_POLICY, now).await.or_internal("count failure")?;
-        throttle::record_failure(&mut tx, &client_key(ip), &CLIENT_POLICY, now).await.or_internal("count failure")?;
+        throttle::record_failure(&mut tx, &account_key(email), &ACCOUNT_POLICY, now)
+            .await
+            .or_internal("count failure")?;
+        throttle::record_failure(&mut tx, &client_key(ip), &CLIENT_POLICY, now)
+            .await
+            .or_internal("count failure")?;
         self.commit(tx, false).await
     }
 }
@@ -117,22 +167,40 @@ impl Accounts for AccountService {
     async fn sign_up(&self, input: SignUp, client: IpAddr) -> Result<(), AppError> {
         self.limits.client(client)?;
         // Hash before looking the address up, so both answers take the same time.
-        let hash = self.hasher.hash(input.password.expose()).await.or_internal("hash password")?;
+        let hash = self
+            .hasher
+            .hash(input.password.expose())
+            .await
+            .or_internal("hash password")?;
         let email = input.email.as_str();
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
-        if let Some(existing) = users::find_by_email(&mut tx, email).await.or_internal("find user")? {
+        if let Some(existing) = users::find_by_email(&mut tx, email)
+            .await
+            .or_internal("find user")?
+        {
             let mut sent = false;
             if self.limits.recipient("account_exists", email) {
                 let first = self.first_name(&mut tx, existing.id).await?;
                 let link = self.config.link("/sign-in");
-                self.queue_email(&mut tx, email, "account_exists", "You already have a Roster account", MailValues { first_name: &first, link })
-                    .await?;
+                self.queue_email(
+                    &mut tx,
+                    email,
+                    "account_exists",
+                    "You already have a Roster account",
+                    MailValues {
+                        first_name: &first,
+                        link,
+                    },
+                )
+                .await?;
                 sent = true;
             }
             return self.commit(tx, sent).await;
         }
-        let org_id = users::insert_org(&mut tx, input.org_name.as_str(), now).await.or_internal("create organization")?;
+        let org_id = users::insert_org(&mut tx, input.org_name.as_str(), now)
+            .await
+            .or_internal("create organization")?;
         let new_user = users::NewUser {
             email,
             first_name: input.first_name.as_str(),
@@ -145,8 +213,11 @@ impl Accounts for AccountService {
             Err(e) if db::is_unique_violation(&e) => return Ok(()),
             Err(e) => return Err(e).or_internal("create user"),
         };
-        users::insert_membership(&mut tx, org_id, user_id, "owner", now).await.or_internal("create membership")?;
-        self.issue_verification(&mut tx, user_id, email, input.first_name.as_str()).await?;
+        users::insert_membership(&mut tx, org_id, user_id, "owner", now)
+            .await
+            .or_internal("create membership")?;
+        self.issue_verification(&mut tx, user_id, email, input.first_name.as_str())
+            .await?;
         let entry = audit::Entry {
             org_id: Some(org_id),
             actor_user_id: Some(user_id),
@@ -154,19 +225,28 @@ impl Accounts for AccountService {
             target: Some(input.org_name.as_str()),
             detail: None,
         };
-        audit::record(&mut tx, entry, now).await.or_internal("audit")?;
+        audit::record(&mut tx, entry, now)
+            .await
+            .or_internal("audit")?;
         self.commit(tx, true).await
     }
 
-    async fn resend_verification(&self, email: EmailAddress, client: IpAddr) -> Result<(), AppError> {
+    async fn resend_verification(
+        &self,
+        email: EmailAddress,
+        client: IpAddr,
+    ) -> Result<(), AppError> {
         self.limits.client(client)?;
         let mut tx = self.store.write().await.or_internal("begin")?;
-        let user = users::find_by_email(&mut tx, email.as_str()).await.or_internal("find user")?;
+        let user = users::find_by_email(&mut tx, email.as_str())
+            .await
+            .or_internal("find user")?;
         let mut sent = false;
         if let Some(u) = user.filter(|u| !u.verified) {
             if self.limits.recipient("verify_email", email.as_str()) {
                 let first = self.first_name(&mut tx, u.id).await?;
-                self.issue_verification(&mut tx, u.id, email.as_str(), &first).await?;
+                self.issue_verification(&mut tx, u.id, email.as_str(), &first)
+                    .await?;
                 sent = true;
             }
         }
@@ -176,37 +256,67 @@ impl Accounts for AccountService {
     async fn verify_email(&self, secret: &str) -> Result<(), AppError> {
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
-        let user_id = tokens::consume(&mut tx, tokens::Kind::VerifyEmail, &token::hash(secret), now)
+        let user_id = tokens::consume(
+            &mut tx,
+            tokens::Kind::VerifyEmail,
+            &token::hash(secret),
+            now,
+        )
+        .await
+        .or_internal("consume token")?
+        .ok_or_else(|| {
+            AppError::Refused(
+                "This verification link has expired or was already used. Sign in to get a new one."
+                    .into(),
+            )
+        })?;
+        users::mark_verified(&mut tx, user_id, now)
             .await
-            .or_internal("consume token")?
-            .ok_or_else(|| {
-                AppError::Refused(
-                    "This verification link has expired or was already used. Sign in to get a new one.".into(),
-                )
-            })?;
-        users::mark_verified(&mut tx, user_id, now).await.or_internal("verify")?;
-        let entry = audit::Entry { org_id: None, actor_user_id: Some(user_id), action: "email.verified", target: None, detail: None };
-        audit::record(&mut tx, entry, now).await.or_internal("audit")?;
+            .or_internal("verify")?;
+        let entry = audit::Entry {
+            org_id: None,
+            actor_user_id: Some(user_id),
+            action: "email.verified",
+            target: None,
+            detail: None,
+        };
+        audit::record(&mut tx, entry, now)
+            .await
+            .or_internal("audit")?;
         self.commit(tx, false).await
     }
 
-    async fn sign_in(&self, email: EmailAddress, password: String, client: IpAddr) -> Result<NewSession, AppError> {
+    async fn sign_in(
+        &self,
+        email: EmailAddress,
+        password: String,
+        client: IpAddr,
+    ) -> Result<NewSession, AppError> {
         let now = self.clock.now();
         let email = email.as_str();
         let mut conn = self.store.pool.acquire().await.or_internal("acquire")?;
         let keys = [account_key(email), client_key(client)];
         let key_refs = [keys[0].as_str(), keys[1].as_str()];
-        if let Some(until) = throttle::locked_until(&mut conn, &key_refs, now).await.or_internal("read throttle")? {
+        if let Some(until) = throttle::locked_until(&mut conn, &key_refs, now)
+            .await
+            .or_internal("read throttle")?
+        {
             return Err(Self::too_many(until, now));
         }
-        let user = users::find_by_email(&mut conn, email).await.or_internal("find user")?;
+        let user = users::find_by_email(&mut conn, email)
+            .await
+            .or_internal("find user")?;
         drop(conn);
         let Some(user) = user else {
             self.hasher.verify_dummy(&password).await;
             self.record_sign_in_failure(email, client).await?;
             return Err(AppError::Refused(BAD_CREDENTIALS.into()));
         };
-        let verified = self.hasher.verify(&user.password_hash, &password).await.or_internal("verify password")?;
+        let verified = self
+            .hasher
+            .verify(&user.password_hash, &password)
+            .await
+            .or_internal("verify password")?;
         if verified == Verified::No {
             self.record_sign_in_failure(email, client).await?;
             return Err(AppError::Refused(BAD_CREDENTIALS.into()));
@@ -225,30 +335,58 @@ impl Accounts for AccountService {
             AppError::Refused("Your account is not an active member of any organization. Ask your administrator to invite you again.".into())
         })?;
         if let Some(h) = rehash {
-            users::set_password_hash(&mut tx, user.id, &h, now).await.or_internal("store rehash")?;
+            users::set_password_hash(&mut tx, user.id, &h, now)
+                .await
+                .or_internal("store rehash")?;
         }
-        throttle::clear(&mut tx, &keys[0]).await.or_internal("clear throttle")?;
+        throttle::clear(&mut tx, &keys[0])
+            .await
+            .or_internal("clear throttle")?;
         let secret = token::generate();
-        sessions::insert(&mut tx, &token::hash(&secret), user.id, org_id, now, now + SESSION_MAX).await.or_internal("create session")?;
-        let entry = audit::Entry { org_id: Some(org_id), actor_user_id: Some(user.id), action: "session.signed_in", target: None, detail: None };
-        audit::record(&mut tx, entry, now).await.or_internal("audit")?;
+        sessions::insert(
+            &mut tx,
+            &token::hash(&secret),
+            user.id,
+            org_id,
+            now,
+            now + SESSION_MAX,
+        )
+        .await
+        .or_internal("create session")?;
+        let entry = audit::Entry {
+            org_id: Some(org_id),
+            actor_user_id: Some(user.id),
+            action: "session.signed_in",
+            target: None,
+            detail: None,
+        };
+        audit::record(&mut tx, entry, now)
+            .await
+            .or_internal("audit")?;
         self.commit(tx, false).await?;
         Ok(NewSession { token: secret })
     }
 
     async fn sign_out(&self, secret: &str) -> Result<(), AppError> {
         let mut conn = self.store.pool.acquire().await.or_internal("acquire")?;
-        sessions::delete_by_hash(&mut conn, &token::hash(secret)).await.or_internal("delete session")
+        sessions::delete_by_hash(&mut conn, &token::hash(secret))
+            .await
+            .or_internal("delete session")
     }
 
     async fn authenticate(&self, secret: &str) -> Result<Option<Actor>, AppError> {
         let now = self.clock.now();
         let mut conn = self.store.pool.acquire().await.or_internal("acquire")?;
-        let Some(s) = sessions::find_live(&mut conn, &token::hash(secret), now, now - SESSION_IDLE).await.or_internal("find session")? else {
+        let Some(s) = sessions::find_live(&mut conn, &token::hash(secret), now, now - SESSION_IDLE)
+            .await
+            .or_internal("find session")?
+        else {
             return Ok(None);
         };
         if now - s.last_seen_at > TOUCH_EVERY {
-            sessions::touch(&mut conn, s.id, now).await.or_internal("touch session")?;
+            sessions::touch(&mut conn, s.id, now)
+                .await
+                .or_internal("touch session")?;
         }
         Ok(Some(Actor {
             session_id: s.id,
@@ -261,7 +399,10 @@ impl Accounts for AccountService {
 
     async fn current_user(&self, actor: &Actor) -> Result<CurrentUser, AppError> {
         let mut conn = self.store.pool.acquire().await.or_internal("acquire")?;
-        let p = users::profile(&mut conn, actor.user_id, actor.org_id).await.or_internal("read profile")?.ok_or(AppError::Unauthorized)?;
+        let p = users::profile(&mut conn, actor.user_id, actor.org_id)
+            .await
+            .or_internal("read profile")?
+            .ok_or(AppError::Unauthorized)?;
         Ok(CurrentUser {
             terms_accepted: p.terms_version.as_deref() == Some(self.config.terms_version.as_str()),
             first_name: p.first_name,
@@ -274,36 +415,75 @@ impl Accounts for AccountService {
     }
 
     fn terms(&self) -> Terms {
-        Terms { version: self.config.terms_version.clone(), text: TERMS_TEXT.trim().to_owned() }
+        Terms {
+            version: self.config.terms_version.clone(),
+            text: TERMS_TEXT.trim().to_owned(),
+        }
     }
 
     async fn accept_terms(&self, actor: &Actor, version: &str) -> Result<(), AppError> {
         if version != self.config.terms_version {
-            return Err(AppError::Refused("The Terms of Use changed while you were reading them. Please read them again.".into()));
+            return Err(AppError::Refused(
+                "The Terms of Use changed while you were reading them. Please read them again."
+                    .into(),
+            ));
         }
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
-        users::accept_terms(&mut tx, actor.user_id, version, now).await.or_internal("accept terms")?;
-        let entry = audit::Entry { org_id: Some(actor.org_id), actor_user_id: Some(actor.user_id), action: "terms.accepted", target: None, detail: Some(version) };
-        audit::record(&mut tx, entry, now).await.or_internal("audit")?;
+        users::accept_terms(&mut tx, actor.user_id, version, now)
+            .await
+            .or_internal("accept terms")?;
+        let entry = audit::Entry {
+            org_id: Some(actor.org_id),
+            actor_user_id: Some(actor.user_id),
+            action: "terms.accepted",
+            target: None,
+            detail: Some(version),
+        };
+        audit::record(&mut tx, entry, now)
+            .await
+            .or_internal("audit")?;
         self.commit(tx, false).await
     }
 
-    async fn request_password_reset(&self, email: EmailAddress, client: IpAddr) -> Result<(), AppError> {
+    async fn request_password_reset(
+        &self,
+        email: EmailAddress,
+        client: IpAddr,
+    ) -> Result<(), AppError> {
         self.limits.client(client)?;
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
         let mut sent = false;
-        if let Some(user) = users::find_by_email(&mut tx, email.as_str()).await.or_internal("find user")? {
+        if let Some(user) = users::find_by_email(&mut tx, email.as_str())
+            .await
+            .or_internal("find user")?
+        {
             if self.limits.recipient("reset_password", email.as_str()) {
                 let secret = token::generate();
-                tokens::issue(&mut tx, tokens::Kind::ResetPassword, user.id, &token::hash(&secret), now, now + RESET_TTL)
-                    .await
-                    .or_internal("issue reset token")?;
+                tokens::issue(
+                    &mut tx,
+                    tokens::Kind::ResetPassword,
+                    user.id,
+                    &token::hash(&secret),
+                    now,
+                    now + RESET_TTL,
+                )
+                .await
+                .or_internal("issue reset token")?;
                 let first = self.first_name(&mut tx, user.id).await?;
                 let link = self.config.link(&format!("/reset-password?token={secret}"));
-                self.queue_email(&mut tx, email.as_str(), "reset_password", "Reset your Roster password", MailValues { first_name: &first, link })
-                    .await?;
+                self.queue_email(
+                    &mut tx,
+                    email.as_str(),
+                    "reset_password",
+                    "Reset your Roster password",
+                    MailValues {
+                        first_name: &first,
+                        link,
+                    },
+                )
+                .await?;
                 sent = true;
             }
         }
@@ -311,29 +491,74 @@ impl Accounts for AccountService {
     }
 
     async fn reset_password(&self, secret: &str, password: Password) -> Result<(), AppError> {
-        let hash = self.hasher.hash(password.expose()).await.or_internal("hash password")?;
+        let hash = self
+            .hasher
+            .hash(password.expose())
+            .await
+            .or_internal("hash password")?;
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
-        let user_id = tokens::consume(&mut tx, tokens::Kind::ResetPassword, &token::hash(secret), now)
+        let user_id = tokens::consume(
+            &mut tx,
+            tokens::Kind::ResetPassword,
+            &token::hash(secret),
+            now,
+        )
+        .await
+        .or_internal("consume token")?
+        .ok_or_else(|| {
+            AppError::Refused(
+                "This reset link has expired or was already used. Ask for a new one.".into(),
+            )
+        })?;
+        users::set_password_hash(&mut tx, user_id, &hash, now)
             .await
-            .or_internal("consume token")?
-            .ok_or_else(|| AppError::Refused("This reset link has expired or was already used. Ask for a new one.".into()))?;
-        users::set_password_hash(&mut tx, user_id, &hash, now).await.or_internal("set password")?;
+            .or_internal("set password")?;
         // Following the emailed link proves the address, too.
-        users::mark_verified(&mut tx, user_id, now).await.or_internal("verify")?;
-        sessions::delete_for_user(&mut tx, user_id, None).await.or_internal("end sessions")?;
-        let user = users::find(&mut tx, user_id).await.or_internal("find user")?.ok_or(AppError::Internal)?;
-        throttle::clear(&mut tx, &account_key(&user.email)).await.or_internal("clear throttle")?;
+        users::mark_verified(&mut tx, user_id, now)
+            .await
+            .or_internal("verify")?;
+        sessions::delete_for_user(&mut tx, user_id, None)
+            .await
+            .or_internal("end sessions")?;
+        let user = users::find(&mut tx, user_id)
+            .await
+            .or_internal("find user")?
+            .ok_or(AppError::Internal)?;
+        throttle::clear(&mut tx, &account_key(&user.email))
+            .await
+            .or_internal("clear throttle")?;
         let first = self.first_name(&mut tx, user_id).await?;
         let link = self.config.link("/forgot-password");
-        self.queue_email(&mut tx, &user.email, "password_changed", "Your Roster password was changed", MailValues { first_name: &first, link })
-            .await?;
-        let entry = audit::Entry { org_id: None, actor_user_id: Some(user_id), action: "password.reset", target: None, detail: None };
-        audit::record(&mut tx, entry, now).await.or_internal("audit")?;
+        self.queue_email(
+            &mut tx,
+            &user.email,
+            "password_changed",
+            "Your Roster password was changed",
+            MailValues {
+                first_name: &first,
+                link,
+            },
+        )
+        .await?;
+        let entry = audit::Entry {
+            org_id: None,
+            actor_user_id: Some(user_id),
+            action: "password.reset",
+            target: None,
+            detail: None,
+        };
+        audit::record(&mut tx, entry, now)
+            .await
+            .or_internal("audit")?;
         self.commit(tx, true).await
     }
 
-    async fn update_profile(&self, actor: &Actor, update: ProfileUpdate) -> Result<CurrentUser, AppError> {
+    async fn update_profile(
+        &self,
+        actor: &Actor,
+        update: ProfileUpdate,
+    ) -> Result<CurrentUser, AppError> {
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
         users::update_profile(
@@ -346,40 +571,98 @@ impl Accounts for AccountService {
         )
         .await
         .or_internal("update profile")?;
-        let entry = audit::Entry { org_id: Some(actor.org_id), actor_user_id: Some(actor.user_id), action: "profile.updated", target: None, detail: None };
-        audit::record(&mut tx, entry, now).await.or_internal("audit")?;
+        let entry = audit::Entry {
+            org_id: Some(actor.org_id),
+            actor_user_id: Some(actor.user_id),
+            action: "profile.updated",
+            target: None,
+            detail: None,
+        };
+        audit::record(&mut tx, entry, now)
+            .await
+            .or_internal("audit")?;
         self.commit(tx, false).await?;
         self.current_user(actor).await
     }
 
-    async fn change_password(&self, actor: &Actor, current: String, new: Password) -> Result<(), AppError> {
+    async fn change_password(
+        &self,
+        actor: &Actor,
+        current: String,
+        new: Password,
+    ) -> Result<(), AppError> {
         let mut conn = self.store.pool.acquire().await.or_internal("acquire")?;
-        let user = users::find(&mut conn, actor.user_id).await.or_internal("find user")?.ok_or(AppError::Unauthorized)?;
+        let user = users::find(&mut conn, actor.user_id)
+            .await
+            .or_internal("find user")?
+            .ok_or(AppError::Unauthorized)?;
         drop(conn);
-        if self.hasher.verify(&user.password_hash, &current).await.or_internal("verify password")? == Verified::No {
-            return Err(AppError::field("current_password", "Your current password is incorrect."));
+        if self
+            .hasher
+            .verify(&user.password_hash, &current)
+            .await
+            .or_internal("verify password")?
+            == Verified::No
+        {
+            return Err(AppError::field(
+                "current_password",
+                "Your current password is incorrect.",
+            ));
         }
-        let hash = self.hasher.hash(new.expose()).await.or_internal("hash password")?;
+        let hash = self
+            .hasher
+            .hash(new.expose())
+            .await
+            .or_internal("hash password")?;
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
-        users::set_password_hash(&mut tx, actor.user_id, &hash, now).await.or_internal("set password")?;
-        sessions::delete_for_user(&mut tx, actor.user_id, Some(actor.session_id)).await.or_internal("end sessions")?;
+        users::set_password_hash(&mut tx, actor.user_id, &hash, now)
+            .await
+            .or_internal("set password")?;
+        sessions::delete_for_user(&mut tx, actor.user_id, Some(actor.session_id))
+            .await
+            .or_internal("end sessions")?;
         let first = self.first_name(&mut tx, actor.user_id).await?;
         let link = self.config.link("/forgot-password");
-        self.queue_email(&mut tx, &user.email, "password_changed", "Your Roster password was changed", MailValues { first_name: &first, link })
-            .await?;
-        let entry = audit::Entry { org_id: Some(actor.org_id), actor_user_id: Some(actor.user_id), action: "password.changed", target: None, detail: None };
-        audit::record(&mut tx, entry, now).await.or_internal("audit")?;
+        self.queue_email(
+            &mut tx,
+            &user.email,
+            "password_changed",
+            "Your Roster password was changed",
+            MailValues {
+                first_name: &first,
+                link,
+            },
+        )
+        .await?;
+        let entry = audit::Entry {
+            org_id: Some(actor.org_id),
+            actor_user_id: Some(actor.user_id),
+            action: "password.changed",
+            target: None,
+            detail: None,
+        };
+        audit::record(&mut tx, entry, now)
+            .await
+            .or_internal("audit")?;
         self.commit(tx, true).await
     }
 
     fn session_cookie(&self, secret: &str) -> String {
         let max_age = SESSION_MAX / 1000;
-        format!("{}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}", self.cookie_name(), self.secure_attr())
+        format!(
+            "{}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+            self.cookie_name(),
+            self.secure_attr()
+        )
     }
 
     fn clear_session_cookie(&self) -> String {
-        format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", self.cookie_name(), self.secure_attr())
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+            self.cookie_name(),
+            self.secure_attr()
+        )
     }
 }
 
@@ -389,11 +672,19 @@ impl AccountService {
     }
 
     fn secure_attr(&self) -> &'static str {
-        if self.config.secure_cookies() { "; Secure" } else { "" }
+        if self.config.secure_cookies() {
+            "; Secure"
+        } else {
+            ""
+        }
     }
 }
 
 /// `__Host-` cookies are only accepted over https, with `Secure` and `Path=/`.
 pub fn cookie_name(config: &Config) -> &'static str {
-    if config.secure_cookies() { "__Host-roster_session" } else { "roster_session" }
+    if config.secure_cookies() {
+        "__Host-roster_session"
+    } else {
+        "roster_session"
+    }
 }

@@ -19,7 +19,11 @@ impl Default for Limits {
         let n = |v| NonZeroU32::new(v).expect("non-zero");
         Self {
             per_client: RateLimiter::keyed(Quota::per_minute(n(10)).allow_burst(n(20))),
-            per_recipient: RateLimiter::keyed(Quota::with_period(Duration::from_secs(120)).expect("period").allow_burst(n(3))),
+            per_recipient: RateLimiter::keyed(
+                Quota::with_period(Duration::from_secs(120))
+                    .expect("period")
+                    .allow_burst(n(3)),
+            ),
         }
     }
 }
@@ -39,6 +43,8 @@ impl Limits {
     /// Whether another email of `kind` may go to `address` now. Callers answer the same either
     /// way, so this never reveals whether an account exists.
     pub fn recipient(&self, kind: &str, address: &str) -> bool {
-        self.per_recipient.check_key(&format!("{kind}:{address}")).is_ok()
+        self.per_recipient
+            .check_key(&format!("{kind}:{address}"))
+            .is_ok()
     }
 }

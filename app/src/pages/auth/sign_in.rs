@@ -1,5 +1,7 @@
 use crate::api::auth::{ResendVerification, SignIn};
-use crate::components::{Field, FormMessage, PublicCard, field_error, form_error, go_to, succeeded};
+use crate::components::{
+    Field, FormMessage, PublicCard, field_error, form_error, go_to, succeeded,
+};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -1,0 +1,100 @@
+# Shared set-up steps for scripts/run, scripts/test and scripts/bench.
+# Each step checks first and installs only what is missing, so a second run is fast.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CARGO_LEPTOS_VERSION="0.3.8"
+export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "Installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null || { echo "Rust is required: install it with rustup (https://rustup.rs)" >&2; exit 1; }
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "Adding the wasm32 target"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+ensure_cargo_leptos() {
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    say "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 15 minutes, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+  fi
+  # cargo-leptos must use this wasm-bindgen, of the exact version in Cargo.lock.
+  local want
+  want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' "$ROOT/Cargo.lock")"
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
+    say "Installing wasm-bindgen-cli $want"
+    cargo install wasm-bindgen-cli --version "$want" --force
+  fi
+}
+
+ensure_node_packages() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  local stamp="$ROOT/end2end/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$ROOT/end2end/package-lock.json" -nt "$stamp" ]; then
+    say "Installing Node packages (Playwright, maildev, binaryen)"
+    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
+# A throwaway PostgreSQL cluster on a free loopback port; sets TEST_POSTGRES_URL and PG_DIR.
+start_postgres() {
+  local bin
+  bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+  if [ -z "$bin" ]; then
+    apt_install postgresql
+    bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+  fi
+  PG_DIR="$(mktemp -d /tmp/roster-pg.XXXXXX)"
+  local port
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  local run=()
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$PG_DIR"
+    run=(su postgres -s /bin/sh -c)
+  else
+    run=(sh -c)
+  fi
+  "${run[@]}" "'$bin/initdb' -D '$PG_DIR/data' -U postgres -A trust --no-sync >/dev/null"
+  "${run[@]}" "'$bin/pg_ctl' -D '$PG_DIR/data' -l '$PG_DIR/log' -w -o \"-c listen_addresses=127.0.0.1 -p $port -k '$PG_DIR' -c fsync=off -c max_connections=300\" start >/dev/null"
+  export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  say "PostgreSQL running on 127.0.0.1:$port"
+}
+
+stop_postgres() {
+  if [ -n "${PG_DIR:-}" ]; then
+    local bin
+    bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+    if [ "$(id -u)" = 0 ]; then
+      su postgres -s /bin/sh -c "'$bin/pg_ctl' -D '$PG_DIR/data' -m immediate stop" >/dev/null 2>&1 || true
+    else
+      "$bin/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$PG_DIR"
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}

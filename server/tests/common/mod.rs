@@ -1,0 +1,339 @@
+//! Shared test harness: a fresh database per test on SQLite or PostgreSQL, the real router,
+//! and helpers to call server functions and read the outbox.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use leptos::prelude::LeptosOptions;
+use server::clock::Clock;
+use server::config::{Config, MailTransport};
+use sqlx::Row;
+use std::net::SocketAddr;
+use tower::ServiceExt;
+
+pub const START: i64 = 1_800_000_000_000;
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL, as two named tests.
+#[macro_export]
+macro_rules! on_both {
+    ($(#[$m:meta])* $name:ident, |$db:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($db: $crate::common::Db) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn on_sqlite() { run($crate::common::Db::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn on_postgres() { run($crate::common::Db::Postgres).await }
+        }
+    };
+}
+
+/// A fresh, empty database URL. SQLite: a file in a temporary folder that lives as long as
+/// the returned guard. PostgreSQL: a new database on the server named by `TEST_POSTGRES_URL`.
+pub async fn fresh_database(db: Db) -> (String, Option<tempfile::TempDir>) {
+    match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}/roster.db", dir.path().display());
+            (url, Some(dir))
+        }
+        Db::Postgres => {
+            let admin = std::env::var("TEST_POSTGRES_URL").expect(
+                "TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL",
+            );
+            sqlx::any::install_default_drivers();
+            let mut bytes = [0u8; 8];
+            getrandom::fill(&mut bytes).unwrap();
+            let name = format!(
+                "roster_test_{}",
+                bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            );
+            let pool = sqlx::AnyPool::connect(&admin)
+                .await
+                .expect("connect to TEST_POSTGRES_URL");
+            sqlx::query(&format!("create database {name}"))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&name);
+            (url.to_string(), None)
+        }
+    }
+}
+
+pub struct TestApp {
+    pub roster: server::Roster,
+    pub clock: Clock,
+    pub config: Config,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+pub fn test_config(database_url: &str, mailbox: &std::path::Path) -> Config {
+    let mut c = Config::from_lookup(|_| None).unwrap();
+    c.database_url = database_url.to_owned();
+    c.public_url = url::Url::parse("http://roster.test:3000").unwrap();
+    c.mail = MailTransport::Mailbox(mailbox.to_owned());
+    c.hash_workers = 2;
+    c
+}
+
+impl TestApp {
+    pub async fn new(db: Db) -> Self {
+        Self::with(db, |_| {}).await
+    }
+
+    pub async fn with(db: Db, adjust: impl FnOnce(&mut Config)) -> Self {
+        let (url, dir) = fresh_database(db).await;
+        let mailbox = tempfile::tempdir().unwrap();
+        let mut config = test_config(&url, mailbox.path());
+        adjust(&mut config);
+        Self::on(
+            config,
+            dir.into_iter().chain([mailbox]).collect(),
+            Clock::manual(START),
+        )
+        .await
+    }
+
+    /// Another server on the same database, with some settings changed.
+    pub async fn restart_with(self, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.config.clone();
+        adjust(&mut config);
+        Self::on(config, self._dirs, self.clock).await
+    }
+
+    async fn on(config: Config, dirs: Vec<tempfile::TempDir>, clock: Clock) -> Self {
+        let options = LeptosOptions::builder().output_name("roster").build();
+        let roster = server::build(config.clone(), options, clock.clone())
+            .await
+            .unwrap();
+        Self {
+            roster,
+            clock,
+            config,
+            _dirs: dirs,
+        }
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: String,
+    pub headers: axum::http::HeaderMap,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The user-facing error message of a failed server function, or `None` on success.
+    pub fn error(&self) -> Option<String> {
+        if self.status.is_success() {
+            return None;
+        }
+        let e: app::error::AppError = serde_json::from_str(&self.body).ok()?;
+        Some(e.to_string())
+    }
+
+    pub fn app_error(&self) -> Option<app::error::AppError> {
+        if self.status.is_success() {
+            None
+        } else {
+            serde_json::from_str(&self.body).ok()
+        }
+    }
+
+    pub fn set_cookie(&self) -> Option<String> {
+        self.headers
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    /// The session secret a successful sign-in set.
+    pub fn session(&self) -> String {
+        let c = self.set_cookie().expect("a session cookie");
+        let pair = c.split(';').next().unwrap();
+        pair.split_once('=').unwrap().1.to_owned()
+    }
+}
+
+pub struct Call<'a> {
+    pub app: &'a TestApp,
+    pub method: &'static str,
+    pub path: String,
+    pub form: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub client: SocketAddr,
+}
+
+impl TestApp {
+    pub fn post(&self, endpoint: &str, form: &[(&str, &str)]) -> Call<'_> {
+        Call {
+            app: self,
+            method: "POST",
+            path: format!("/api/{endpoint}"),
+            form: form
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            headers: vec![("sec-fetch-site".into(), "same-origin".into())],
+            client: "127.0.0.1:40000".parse().unwrap(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Call<'_> {
+        let headers = vec![("accept".to_owned(), "text/html".to_owned())];
+        Call {
+            app: self,
+            method: "GET",
+            path: path.to_owned(),
+            form: vec![],
+            headers,
+            client: "127.0.0.1:40000".parse().unwrap(),
+        }
+    }
+
+    pub fn cookie_name(&self) -> &'static str {
+        self.roster.accounts.cookie_name()
+    }
+
+    /// Signs up, verifies through the emailed link and signs in; returns the session secret.
+    pub async fn signed_in_user(&self, email: &str) -> String {
+        self.sign_up(email).await;
+        let token = self.last_token(email, "verify-email").await;
+        assert_eq!(
+            self.post("verify_email", &[("token", &token)])
+                .send()
+                .await
+                .error(),
+            None
+        );
+        let r = self
+            .post("sign_in", &[("email", email), ("password", PASSWORD)])
+            .send()
+            .await;
+        assert_eq!(r.error(), None);
+        r.session()
+    }
+
+    pub async fn sign_up(&self, email: &str) -> Reply {
+        let r = self
+            .post(
+                "sign_up",
+                &[
+                    ("first_name", "Ada"),
+                    ("last_name", "Lovelace"),
+                    ("email", email),
+                    ("password", PASSWORD),
+                    ("org_name", "Analytical Engines"),
+                ],
+            )
+            .send()
+            .await;
+        assert!(
+            r.status.is_success(),
+            "sign up failed: {} {}",
+            r.status,
+            r.body
+        );
+        r
+    }
+
+    /// Emails in the outbox for `to`, oldest first: (subject, text body).
+    pub async fn emails_to(&self, to: &str) -> Vec<(String, String)> {
+        sqlx::query("select subject, body_text from outbox where recipient = $1 order by id")
+            .bind(to)
+            .fetch_all(&self.roster.store.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                (
+                    r.get::<String, _>("subject"),
+                    r.get::<String, _>("body_text"),
+                )
+            })
+            .collect()
+    }
+
+    /// The token of the newest emailed link to `path` for `to`.
+    pub async fn last_token(&self, to: &str, path: &str) -> String {
+        let emails = self.emails_to(to).await;
+        let needle = format!("/{path}?token=");
+        emails
+            .iter()
+            .rev()
+            .find_map(|(_, body)| {
+                let start = body.find(&needle)? + needle.len();
+                Some(body[start..].split_whitespace().next().unwrap().to_owned())
+            })
+            .unwrap_or_else(|| panic!("no {path} link emailed to {to}: {emails:?}"))
+    }
+}
+
+impl Call<'_> {
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.retain(|(n, _)| n != k);
+        self.headers.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    pub fn without(mut self, k: &str) -> Self {
+        self.headers.retain(|(n, _)| n != k);
+        self
+    }
+
+    pub fn session(self, secret: &str) -> Self {
+        let name = self.app.cookie_name();
+        self.header("cookie", &format!("{name}={secret}"))
+    }
+
+    pub fn from(mut self, ip: &str) -> Self {
+        self.client = format!("{ip}:40000").parse().unwrap();
+        self
+    }
+
+    pub async fn send(self) -> Reply {
+        let body = serde_urlencoded_form(&self.form);
+        let mut req = Request::builder()
+            .method(self.method)
+            .uri(&self.path)
+            .header("host", "roster.test:3000");
+        if self.method == "POST" {
+            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let mut req = req.body(Body::from(body)).unwrap();
+        req.extensions_mut().insert(ConnectInfo(self.client));
+        let res = self.app.roster.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            headers,
+        }
+    }
+}
+
+fn serde_urlencoded_form(form: &[(String, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish()
+}
