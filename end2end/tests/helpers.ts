@@ -1,0 +1,67 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, Page } from "@playwright/test";
+
+const mailApi = process.env.MAILDEV_URL ?? "http://127.0.0.1:1080";
+
+export const PASSWORD = "correct horse battery";
+
+/** A fresh address per test, so runs never collide. */
+export function uniqueEmail(name: string): string {
+  return `${name}.${Date.now()}.${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+type Mail = { subject: string; text: string; html: string; to: { address: string }[] };
+
+/** Waits until an email to `to` whose subject contains `subject` reaches the SMTP capture server. */
+export async function waitForEmail(to: string, subject: string, count = 1): Promise<Mail> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${mailApi}/api/email`);
+    const all = (await res.json()) as Mail[];
+    const matching = all.filter(
+      (m) => m.to.some((t) => t.address.toLowerCase() === to.toLowerCase()) && m.subject.includes(subject),
+    );
+    if (matching.length >= count) return matching[matching.length - 1];
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no email "${subject}" reached ${to}`);
+}
+
+/** The first link in an email's text part that goes to `path`. */
+export function linkIn(mail: Mail, path: string): string {
+  const match = mail.text.match(new RegExp(`https?://\\S+${path}\\?token=\\S+`));
+  if (!match) throw new Error(`no ${path} link in: ${mail.text}`);
+  return match[0];
+}
+
+/** Fails on any serious or critical accessibility violation on the page as it is now. */
+export async function expectAccessible(page: Page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)).toEqual([]);
+}
+
+/** Waits until the WASM has hydrated the page, so clicks reach their handlers. */
+export async function hydrated(page: Page) {
+  await page.locator("html[data-hydrated]").waitFor({ state: "attached" });
+}
+
+export async function signUp(page: Page, email: string, first = "Ada") {
+  await page.goto("/sign-up");
+  await hydrated(page);
+  await page.getByLabel("First Name").fill(first);
+  await page.getByLabel("Last Name").fill("Lovelace");
+  await page.getByLabel("Email Address").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("Organization Name").fill("Analytical Engines");
+  await page.getByRole("button", { name: "Sign Up" }).click();
+  await expect(page.getByText("Check your email.")).toBeVisible();
+}
+
+export async function signIn(page: Page, email: string, password = PASSWORD) {
+  await page.goto("/sign-in");
+  await hydrated(page);
+  await page.getByLabel("Email Address").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign In" }).click();
+}
