@@ -242,13 +242,13 @@ impl Accounts for AccountService {
             .await
             .or_internal("find user")?;
         let mut sent = false;
-        if let Some(u) = user.filter(|u| !u.verified) {
-            if self.limits.recipient("verify_email", email.as_str()) {
-                let first = self.first_name(&mut tx, u.id).await?;
-                self.issue_verification(&mut tx, u.id, email.as_str(), &first)
-                    .await?;
-                sent = true;
-            }
+        if let Some(u) = user.filter(|u| !u.verified)
+            && self.limits.recipient("verify_email", email.as_str())
+        {
+            let first = self.first_name(&mut tx, u.id).await?;
+            self.issue_verification(&mut tx, u.id, email.as_str(), &first)
+                .await?;
+            sent = true;
         }
         self.commit(tx, sent).await
     }
@@ -455,37 +455,37 @@ impl Accounts for AccountService {
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
         let mut sent = false;
-        if let Some(user) = users::find_by_email(&mut tx, email.as_str())
+        let user = users::find_by_email(&mut tx, email.as_str())
             .await
-            .or_internal("find user")?
+            .or_internal("find user")?;
+        if let Some(user) = user
+            && self.limits.recipient("reset_password", email.as_str())
         {
-            if self.limits.recipient("reset_password", email.as_str()) {
-                let secret = token::generate();
-                tokens::issue(
-                    &mut tx,
-                    tokens::Kind::ResetPassword,
-                    user.id,
-                    &token::hash(&secret),
-                    now,
-                    now + RESET_TTL,
-                )
-                .await
-                .or_internal("issue reset token")?;
-                let first = self.first_name(&mut tx, user.id).await?;
-                let link = self.config.link(&format!("/reset-password?token={secret}"));
-                self.queue_email(
-                    &mut tx,
-                    email.as_str(),
-                    "reset_password",
-                    "Reset your Roster password",
-                    MailValues {
-                        first_name: &first,
-                        link,
-                    },
-                )
-                .await?;
-                sent = true;
-            }
+            let secret = token::generate();
+            tokens::issue(
+                &mut tx,
+                tokens::Kind::ResetPassword,
+                user.id,
+                &token::hash(&secret),
+                now,
+                now + RESET_TTL,
+            )
+            .await
+            .or_internal("issue reset token")?;
+            let first = self.first_name(&mut tx, user.id).await?;
+            let link = self.config.link(&format!("/reset-password?token={secret}"));
+            self.queue_email(
+                &mut tx,
+                email.as_str(),
+                "reset_password",
+                "Reset your Roster password",
+                MailValues {
+                    first_name: &first,
+                    link,
+                },
+            )
+            .await?;
+            sent = true;
         }
         self.commit(tx, sent).await
     }
