@@ -65,3 +65,12 @@ export async function signIn(page: Page, email: string, password = PASSWORD) {
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign In" }).click();
 }
+
+/** Follows the newest verification link emailed to `email` and verifies the address. */
+export async function verifyByEmail(page: Page, email: string, count = 1) {
+  const mail = await waitForEmail(email, "Verify your email address", count);
+  await page.goto(linkIn(mail, "/verify-email"));
+  await hydrated(page);
+  await page.getByRole("button", { name: "Verify Email Address" }).click();
+  await expect(page.getByText("Your email address is verified.")).toBeVisible();
+}

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { expectAccessible, hydrated, linkIn, PASSWORD, signIn, signUp, uniqueEmail, waitForEmail } from "./helpers";
+import { expectAccessible, hydrated, linkIn, PASSWORD, signIn, signUp, uniqueEmail, verifyByEmail, waitForEmail } from "./helpers";
 
 test("a newcomer signs up, verifies by email, signs in, accepts the terms and signs out", async ({ page }) => {
   const email = uniqueEmail("ada");
@@ -42,11 +42,7 @@ test("a newcomer signs up, verifies by email, signs in, accepts the terms and si
 test("a wrong password gets a plain message and no session", async ({ page }) => {
   const email = uniqueEmail("grace");
   await signUp(page, email, "Grace");
-  const mail = await waitForEmail(email, "Verify your email address");
-  await page.goto(linkIn(mail, "/verify-email"));
-  await hydrated(page);
-  await page.getByRole("button", { name: "Verify Email Address" }).click();
-  await expect(page.getByText("Your email address is verified.")).toBeVisible();
+  await verifyByEmail(page, email);
 
   await signIn(page, email, "not the password at all");
   await expect(page.getByRole("alert").filter({ hasText: "The email address or password is incorrect." })).toBeVisible();
@@ -65,12 +61,7 @@ test("an unverified account is told to verify and can have the email sent again"
   await expect(page.getByText("Please verify your email address first")).toBeVisible();
   await page.getByRole("button", { name: "Resend verification email" }).click();
   await expect(page.getByText("a new link is on its way")).toBeVisible();
-  const second = await waitForEmail(email, "Verify your email address", 2);
-
-  await page.goto(linkIn(second, "/verify-email"));
-  await hydrated(page);
-  await page.getByRole("button", { name: "Verify Email Address" }).click();
-  await expect(page.getByText("Your email address is verified.")).toBeVisible();
+  await verifyByEmail(page, email, 2);
 });
 
 test("field errors appear next to their fields and keep what was typed", async ({ page }) => {
@@ -110,4 +101,37 @@ test("forgot password sends a link that sets a new password", async ({ page }) =
 
   await signIn(page, email, "a brand new passphrase");
   await expect(page).toHaveURL(/\/terms$/);
+});
+
+test("a member edits their profile and sees the change confirmed", async ({ page }) => {
+  const email = uniqueEmail("mary");
+  await signUp(page, email, "Mary");
+  await verifyByEmail(page, email);
+  await signIn(page, email);
+  await expect(page).toHaveURL(/\/terms$/);
+  await hydrated(page);
+  await page.getByRole("button", { name: "I Accept" }).click();
+  await expect(page).toHaveURL(/\/$/);
+
+  await page.getByRole("link", { name: "Profile" }).click();
+  await expect(page.getByRole("heading", { name: "Profile" })).toBeVisible();
+  await hydrated(page);
+  await expectAccessible(page);
+  await page.getByLabel("Mobile Number").fill("letters");
+  await page.getByRole("button", { name: "Save Profile" }).click();
+  await expect(page.getByText("Enter a mobile number of 6 to 20 digits")).toBeVisible();
+  await page.getByLabel("First Name").fill("Mary Ann");
+  await page.getByLabel("Mobile Number").fill("+1 555 010 2030");
+  await page.getByRole("button", { name: "Save Profile" }).click();
+  await expect(page.getByRole("status").getByText("Profile saved.")).toBeVisible();
+  await page.reload();
+  await expect(page.getByLabel("First Name")).toHaveValue("Mary Ann");
+  await expect(page.getByLabel("Mobile Number")).toHaveValue("+1 555 010 2030");
+
+  await hydrated(page);
+  await page.getByLabel("Current Password").fill("not my password at all");
+  await page.getByLabel("New Password").fill("a brand new passphrase");
+  await page.getByRole("button", { name: "Change Password" }).click();
+  await expect(page.getByText("Your current password is incorrect.")).toBeVisible();
+  await expectAccessible(page);
 });

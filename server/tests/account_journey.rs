@@ -140,14 +140,7 @@ on_both!(pages_need_a_session_and_accepted_terms, |db| {
 
 on_both!(a_new_terms_version_asks_again, |db| {
     let app = TestApp::new(db).await;
-    let session = app.signed_in_user("ada@example.com").await;
-    app.post(
-        "accept_terms",
-        &[("version", &app.config.terms_version.clone())],
-    )
-    .session(&session)
-    .send()
-    .await;
+    let session = app.member("ada@example.com").await;
     assert_eq!(
         app.post("signed_in_user", &[])
             .session(&session)
@@ -562,14 +555,7 @@ on_both!(failed_sign_ins_are_limited_per_client_address, |db| {
 
 on_both!(profile_edits_are_validated_and_saved, |db| {
     let app = TestApp::new(db).await;
-    let s = app.signed_in_user("ada@example.com").await;
-    app.post(
-        "accept_terms",
-        &[("version", &app.config.terms_version.clone())],
-    )
-    .session(&s)
-    .send()
-    .await;
+    let s = app.member("ada@example.com").await;
 
     let bad = app
         .post(
@@ -615,14 +601,7 @@ on_both!(
     changing_the_password_needs_the_current_one_and_ends_other_sessions,
     |db| {
         let app = TestApp::new(db).await;
-        let here = app.signed_in_user("ada@example.com").await;
-        app.post(
-            "accept_terms",
-            &[("version", &app.config.terms_version.clone())],
-        )
-        .session(&here)
-        .send()
-        .await;
+        let here = app.member("ada@example.com").await;
         let elsewhere = app
             .post(
                 "sign_in",

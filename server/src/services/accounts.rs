@@ -69,7 +69,55 @@ fn role_label(role: &str) -> String {
         .unwrap_or_default()
 }
 
+struct PasswordChange<'a> {
+    user_id: i64,
+    email: &'a str,
+    hash: &'a str,
+    /// The session that made the change and stays signed in, if any.
+    keep_session: Option<i64>,
+    org_id: Option<i64>,
+    action: &'static str,
+}
+
 impl AccountService {
+    /// Stores a new password hash, ends the user's other sessions, tells them by email and
+    /// audits it, all in the caller's transaction.
+    async fn replace_password(
+        &self,
+        conn: &mut Conn,
+        c: PasswordChange<'_>,
+    ) -> Result<(), AppError> {
+        let now = self.clock.now();
+        users::set_password_hash(conn, c.user_id, c.hash, now)
+            .await
+            .or_internal("set password")?;
+        sessions::delete_for_user(conn, c.user_id, c.keep_session)
+            .await
+            .or_internal("end sessions")?;
+        let first = self.first_name(conn, c.user_id).await?;
+        let link = self.config.link("/forgot-password");
+        let values = MailValues {
+            first_name: &first,
+            link,
+        };
+        self.queue_email(
+            conn,
+            c.email,
+            "password_changed",
+            "Your Roster password was changed",
+            values,
+        )
+        .await?;
+        let entry = audit::Entry {
+            org_id: c.org_id,
+            actor_user_id: Some(c.user_id),
+            action: c.action,
+            target: None,
+            detail: None,
+        };
+        audit::record(conn, entry, now).await.or_internal("audit")
+    }
+
     /// Renders an email and writes it to the outbox in the caller's transaction.
     async fn queue_email(
         &self,
@@ -511,16 +559,10 @@ impl Accounts for AccountService {
                 "This reset link has expired or was already used. Ask for a new one.".into(),
             )
         })?;
-        users::set_password_hash(&mut tx, user_id, &hash, now)
-            .await
-            .or_internal("set password")?;
         // Following the emailed link proves the address, too.
         users::mark_verified(&mut tx, user_id, now)
             .await
             .or_internal("verify")?;
-        sessions::delete_for_user(&mut tx, user_id, None)
-            .await
-            .or_internal("end sessions")?;
         let user = users::find(&mut tx, user_id)
             .await
             .or_internal("find user")?
@@ -528,29 +570,15 @@ impl Accounts for AccountService {
         throttle::clear(&mut tx, &account_key(&user.email))
             .await
             .or_internal("clear throttle")?;
-        let first = self.first_name(&mut tx, user_id).await?;
-        let link = self.config.link("/forgot-password");
-        self.queue_email(
-            &mut tx,
-            &user.email,
-            "password_changed",
-            "Your Roster password was changed",
-            MailValues {
-                first_name: &first,
-                link,
-            },
-        )
-        .await?;
-        let entry = audit::Entry {
+        let change = PasswordChange {
+            user_id,
+            email: &user.email,
+            hash: &hash,
+            keep_session: None,
             org_id: None,
-            actor_user_id: Some(user_id),
             action: "password.reset",
-            target: None,
-            detail: None,
         };
-        audit::record(&mut tx, entry, now)
-            .await
-            .or_internal("audit")?;
+        self.replace_password(&mut tx, change).await?;
         self.commit(tx, true).await
     }
 
@@ -614,37 +642,16 @@ impl Accounts for AccountService {
             .hash(new.expose())
             .await
             .or_internal("hash password")?;
-        let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
-        users::set_password_hash(&mut tx, actor.user_id, &hash, now)
-            .await
-            .or_internal("set password")?;
-        sessions::delete_for_user(&mut tx, actor.user_id, Some(actor.session_id))
-            .await
-            .or_internal("end sessions")?;
-        let first = self.first_name(&mut tx, actor.user_id).await?;
-        let link = self.config.link("/forgot-password");
-        self.queue_email(
-            &mut tx,
-            &user.email,
-            "password_changed",
-            "Your Roster password was changed",
-            MailValues {
-                first_name: &first,
-                link,
-            },
-        )
-        .await?;
-        let entry = audit::Entry {
+        let change = PasswordChange {
+            user_id: actor.user_id,
+            email: &user.email,
+            hash: &hash,
+            keep_session: Some(actor.session_id),
             org_id: Some(actor.org_id),
-            actor_user_id: Some(actor.user_id),
             action: "password.changed",
-            target: None,
-            detail: None,
         };
-        audit::record(&mut tx, entry, now)
-            .await
-            .or_internal("audit")?;
+        self.replace_password(&mut tx, change).await?;
         self.commit(tx, true).await
     }
 

@@ -229,6 +229,19 @@ impl TestApp {
         r.session()
     }
 
+    /// A signed-in user who has also accepted the current terms; returns the session secret.
+    pub async fn member(&self, email: &str) -> String {
+        let session = self.signed_in_user(email).await;
+        let version = self.config.terms_version.clone();
+        let r = self
+            .post("accept_terms", &[("version", &version)])
+            .session(&session)
+            .send()
+            .await;
+        assert_eq!(r.error(), None);
+        session
+    }
+
     pub async fn sign_up(&self, email: &str) -> Reply {
         let r = self
             .post(
