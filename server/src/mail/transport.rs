@@ -1,5 +1,6 @@
 use crate::config::MailTransport;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
@@ -49,10 +50,11 @@ impl Transport {
             .from(from.clone())
             .to(to)
             .subject(subject)
-            .multipart(MultiPart::alternative_plain_html(
-                text.to_owned(),
-                html.to_owned(),
-            ))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(plain_text(text))
+                    .singlepart(SinglePart::html(html.to_owned())),
+            )
             .map_err(|e| SendError {
                 permanent: true,
                 reason: format!("message not built: {e}"),
@@ -68,4 +70,19 @@ impl Transport {
             }),
         }
     }
+}
+
+/// The text part as 8-bit (RFC 6152), so links read whole in a mailbox file. lettre would pick
+/// quoted-printable for any line over 76 characters, which breaks long links for a human reader;
+/// 8-bit allows lines up to 998 bytes, and longer text falls back to lettre's own choice.
+fn plain_text(text: &str) -> SinglePart {
+    let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let body = if crlf.split("\r\n").all(|line| line.len() <= 998) && !crlf.contains('\0') {
+        Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
+    } else {
+        Body::new(text.to_owned())
+    };
+    SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
 }
