@@ -46,6 +46,24 @@ pub async fn issue(
     Ok(())
 }
 
+/// Whether a token could be used now; `consume` still decides, race-free.
+pub async fn is_live(
+    conn: &mut Conn,
+    kind: Kind,
+    token_hash: &str,
+    now: Millis,
+) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "select id from one_time_tokens where token_hash = $1 and kind = $2 and used_at is null and expires_at > $3",
+    )
+    .bind(token_hash)
+    .bind(kind.as_str())
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// Uses a token up: succeeds for exactly one caller while it is unused and unexpired.
 pub async fn consume(
     conn: &mut Conn,
