@@ -19,13 +19,7 @@ on_both!(sign_up_verify_accept_terms_and_sign_out, |db| {
         emails[0].1
     );
 
-    let early = app
-        .post(
-            "sign_in",
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .send()
-        .await;
+    let early = app.sign_in("ada@example.com", PASSWORD).await;
     assert_eq!(
         early.app_error(),
         Some(app::error::AppError::EmailNotVerified)
@@ -41,13 +35,7 @@ on_both!(sign_up_verify_accept_terms_and_sign_out, |db| {
         None
     );
 
-    let signed_in = app
-        .post(
-            "sign_in",
-            &[("email", "ADA@example.com "), ("password", PASSWORD)],
-        )
-        .send()
-        .await;
+    let signed_in = app.sign_in("ADA@example.com ", PASSWORD).await;
     assert_eq!(signed_in.error(), None);
     let session = signed_in.session();
 
@@ -141,26 +129,12 @@ on_both!(pages_need_a_session_and_accepted_terms, |db| {
 on_both!(a_new_terms_version_asks_again, |db| {
     let app = TestApp::new(db).await;
     let session = app.member("ada@example.com").await;
-    assert_eq!(
-        app.post("signed_in_user", &[])
-            .session(&session)
-            .send()
-            .await
-            .json()["terms_accepted"],
-        true
-    );
+    assert_eq!(app.me(&session).await["terms_accepted"], true);
 
     let app = app
         .restart_with(|c| c.terms_version = "2027-01-01".into())
         .await;
-    assert_eq!(
-        app.post("signed_in_user", &[])
-            .session(&session)
-            .send()
-            .await
-            .json()["terms_accepted"],
-        false
-    );
+    assert_eq!(app.me(&session).await["terms_accepted"], false);
     let stale = app
         .post("accept_terms", &[("version", "2026-11-01")])
         .session(&session)
@@ -188,13 +162,7 @@ on_both!(answers_do_not_reveal_whether_an_account_exists, |db| {
     let app = TestApp::new(db).await;
     app.signed_in_user("ada@example.com").await;
 
-    let unknown = app
-        .post(
-            "sign_in",
-            &[("email", "nobody@example.com"), ("password", PASSWORD)],
-        )
-        .send()
-        .await;
+    let unknown = app.sign_in("nobody@example.com", PASSWORD).await;
     let wrong = app
         .post(
             "sign_in",
@@ -382,21 +350,8 @@ on_both!(
             .await;
         assert!(reused.error().is_some());
 
-        assert!(
-            app.post("signed_in_user", &[])
-                .session(&old_session)
-                .send()
-                .await
-                .json()
-                .is_null()
-        );
-        let old = app
-            .post(
-                "sign_in",
-                &[("email", "ada@example.com"), ("password", PASSWORD)],
-            )
-            .send()
-            .await;
+        assert!(app.me(&old_session).await.is_null());
+        let old = app.sign_in("ada@example.com", PASSWORD).await;
         assert!(old.error().is_some());
         let new = app
             .post(
@@ -450,26 +405,14 @@ on_both!(failed_sign_ins_are_limited_per_account_for_a_while, |db| {
     assert!(locked.set_cookie().is_none());
 
     app.clock.advance(10 * MINUTE);
-    let still = app
-        .post(
-            "sign_in",
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .send()
-        .await;
+    let still = app.sign_in("ada@example.com", PASSWORD).await;
     assert_eq!(
         still.error().unwrap(),
         "Too many failed sign-in attempts. Try again in 5 minutes."
     );
 
     app.clock.advance(5 * MINUTE);
-    let after = app
-        .post(
-            "sign_in",
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .send()
-        .await;
+    let after = app.sign_in("ada@example.com", PASSWORD).await;
     assert_eq!(after.error(), None, "a lock always ends");
 });
 
@@ -602,14 +545,7 @@ on_both!(
     |db| {
         let app = TestApp::new(db).await;
         let here = app.member("ada@example.com").await;
-        let elsewhere = app
-            .post(
-                "sign_in",
-                &[("email", "ada@example.com"), ("password", PASSWORD)],
-            )
-            .send()
-            .await
-            .session();
+        let elsewhere = app.sign_in("ada@example.com", PASSWORD).await.session();
 
         let wrong = app
             .post(
@@ -643,23 +579,7 @@ on_both!(
             .send()
             .await;
         assert_eq!(ok.error(), None);
-        assert!(
-            !app.post("signed_in_user", &[])
-                .session(&here)
-                .send()
-                .await
-                .json()
-                .is_null(),
-            "this session stays"
-        );
-        assert!(
-            app.post("signed_in_user", &[])
-                .session(&elsewhere)
-                .send()
-                .await
-                .json()
-                .is_null(),
-            "other sessions end"
-        );
+        assert!(!app.me(&here).await.is_null(), "this session stays");
+        assert!(app.me(&elsewhere).await.is_null(), "other sessions end");
     }
 );

@@ -53,16 +53,8 @@ on_both!(mutating_server_functions_do_not_answer_get, |db| {
 
 on_both!(session_cookies_are_http_only_and_lax, |db| {
     let app = TestApp::new(db).await;
-    app.sign_up("ada@example.com").await;
-    let token = app.last_token("ada@example.com", "verify-email").await;
-    app.post("verify_email", &[("token", &token)]).send().await;
-    let r = app
-        .post(
-            "sign_in",
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .send()
-        .await;
+    app.verified_user("ada@example.com").await;
+    let r = app.sign_in("ada@example.com", PASSWORD).await;
     let cookie = r.set_cookie().unwrap();
     assert!(cookie.starts_with("roster_session="), "{cookie}");
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
@@ -80,14 +72,7 @@ on_both!(session_cookies_are_http_only_and_lax, |db| {
         .unwrap();
     assert_ne!(stored, secret, "only the hash is stored");
 
-    let again = app
-        .post(
-            "sign_in",
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .send()
-        .await
-        .session();
+    let again = app.sign_in("ada@example.com", PASSWORD).await.session();
     assert_ne!(again, secret, "every sign-in gets a new session id");
 });
 
@@ -96,16 +81,8 @@ on_both!(https_deployments_get_host_prefixed_secure_cookies, |db| {
         c.public_url = url::Url::parse("https://roster.example.com").unwrap()
     })
     .await;
-    app.sign_up("ada@example.com").await;
-    let token = app.last_token("ada@example.com", "verify-email").await;
-    app.post("verify_email", &[("token", &token)]).send().await;
-    let r = app
-        .post(
-            "sign_in",
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .send()
-        .await;
+    app.verified_user("ada@example.com").await;
+    let r = app.sign_in("ada@example.com", PASSWORD).await;
     let cookie = r.set_cookie().unwrap();
     assert!(cookie.starts_with("__Host-roster_session="), "{cookie}");
     assert!(cookie.contains("; Secure"));
@@ -117,9 +94,7 @@ on_both!(every_response_carries_security_headers, |db| {
     for r in [
         app.get("/sign-in").send().await,
         app.get("/no-such-page").send().await,
-        app.post("sign_in", &[("email", "x"), ("password", "y")])
-            .send()
-            .await,
+        app.sign_in("x", "y").await,
         app.post("sign_in", &[])
             .header("sec-fetch-site", "cross-site")
             .send()

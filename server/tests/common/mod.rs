@@ -210,8 +210,8 @@ impl TestApp {
         self.roster.accounts.cookie_name()
     }
 
-    /// Signs up, verifies through the emailed link and signs in; returns the session secret.
-    pub async fn signed_in_user(&self, email: &str) -> String {
+    /// Signs up and verifies the address through the emailed link.
+    pub async fn verified_user(&self, email: &str) {
         self.sign_up(email).await;
         let token = self.last_token(email, "verify-email").await;
         assert_eq!(
@@ -221,12 +221,29 @@ impl TestApp {
                 .error(),
             None
         );
-        let r = self
-            .post("sign_in", &[("email", email), ("password", PASSWORD)])
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
+        self.post("sign_in", &[("email", email), ("password", password)])
             .send()
-            .await;
+            .await
+    }
+
+    /// Signs up, verifies through the emailed link and signs in; returns the session secret.
+    pub async fn signed_in_user(&self, email: &str) -> String {
+        self.verified_user(email).await;
+        let r = self.sign_in(email, PASSWORD).await;
         assert_eq!(r.error(), None);
         r.session()
+    }
+
+    /// What `signed_in_user` answers for this session (`null` when it is not signed in).
+    pub async fn me(&self, session: &str) -> serde_json::Value {
+        self.post("signed_in_user", &[])
+            .session(session)
+            .send()
+            .await
+            .json()
     }
 
     /// A signed-in user who has also accepted the current terms; returns the session secret.
