@@ -40,10 +40,6 @@ impl EmailAddress {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    pub fn domain(&self) -> &str {
-        self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
-    }
 }
 
 impl std::fmt::Display for EmailAddress {
@@ -60,7 +56,6 @@ mod tests {
     fn addresses_are_trimmed_and_lower_cased() {
         let e = EmailAddress::parse("email", "  Ada.Lovelace@Example.COM ").unwrap();
         assert_eq!(e.as_str(), "ada.lovelace@example.com");
-        assert_eq!(e.domain(), "example.com");
     }
 
     #[test]

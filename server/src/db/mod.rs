@@ -96,14 +96,6 @@ impl Store {
             Backend::Postgres => self.pool.begin().await,
         }
     }
-
-    /// `for update` on PostgreSQL; SQLite's write transaction already excludes other writers.
-    pub fn for_update(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " for update",
-        }
-    }
 }
 
 /// True when the error is a unique-constraint violation (on either backend).

@@ -112,7 +112,7 @@ pub async fn mark_failed(store: &Store, id: i64, error: &str) -> sqlx::Result<()
     Ok(())
 }
 
-/// How many rows are in each state, for tests and the health of the worker.
+/// How many rows are in one state (the tests watch the worker with it).
 pub async fn count_by_status(store: &Store, status: &str) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from outbox where status = $1")
         .bind(status)
