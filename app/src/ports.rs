@@ -1,6 +1,7 @@
 //! What the app needs from the server, declared here and implemented by the `server` crate.
 
 use crate::error::AppError;
+use crate::model::team::{BulkResult, InvitationView, MemberAction, Role, TeamPage, TeamQuery};
 use crate::model::{CurrentUser, EmailAddress, MobileNumber, OrgName, Password, PersonName, Terms};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -78,14 +79,81 @@ pub trait Accounts: Send + Sync {
         current: String,
         new: Password,
     ) -> Result<(), AppError>;
+    /// Moves this session to another organization the user is an active member of.
+    async fn switch_organization(&self, actor: &Actor, org_id: i64) -> Result<(), AppError>;
+    /// Chooses where sign-in lands.
+    async fn set_default_organization(&self, actor: &Actor, org_id: i64) -> Result<(), AppError>;
     /// The `Set-Cookie` value that stores a new session.
     fn session_cookie(&self, token: &str) -> String;
     /// The `Set-Cookie` value that clears the session cookie.
     fn clear_session_cookie(&self) -> String;
 }
 
+pub struct Invite {
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub email: EmailAddress,
+    pub role: Role,
+}
+
+pub struct MemberEdit {
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub mobile: Option<MobileNumber>,
+    pub role: Role,
+}
+
+/// A new person registering through an invitation; the address comes from the invitation.
+pub struct Registration {
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub password: Password,
+    pub mobile: Option<MobileNumber>,
+}
+
+#[async_trait::async_trait]
+pub trait Team: Send + Sync {
+    async fn list(&self, actor: &Actor, query: TeamQuery) -> Result<TeamPage, AppError>;
+    async fn invite(&self, actor: &Actor, invite: Invite) -> Result<(), AppError>;
+    async fn bulk_invite(
+        &self,
+        actor: &Actor,
+        text: &str,
+        role: Role,
+    ) -> Result<Vec<BulkResult>, AppError>;
+    async fn resend(&self, actor: &Actor, invitation_id: i64) -> Result<(), AppError>;
+    async fn cancel(&self, actor: &Actor, invitation_id: i64) -> Result<(), AppError>;
+    /// A new link for an invitation, for admins who deliver it themselves.
+    async fn invite_link(&self, actor: &Actor, invitation_id: i64) -> Result<String, AppError>;
+    async fn act(&self, actor: &Actor, user_id: i64, action: MemberAction) -> Result<(), AppError>;
+    async fn edit(&self, actor: &Actor, user_id: i64, edit: MemberEdit) -> Result<(), AppError>;
+    async fn leave(&self, actor: &Actor) -> Result<(), AppError>;
+    async fn invitation(
+        &self,
+        token: &str,
+        viewer: Option<&Actor>,
+    ) -> Result<InvitationView, AppError>;
+    async fn register_and_accept(
+        &self,
+        token: &str,
+        registration: Registration,
+        client: IpAddr,
+    ) -> Result<(), AppError>;
+    /// Accepts for the signed-in user (who must hold the invited address) and moves their
+    /// session into the organization.
+    async fn accept(&self, actor: &Actor, token: &str) -> Result<(), AppError>;
+    /// Checks the invited account's password, accepts, and starts a session in the organization.
+    async fn sign_in_and_accept(
+        &self,
+        token: &str,
+        password: String,
+        client: IpAddr,
+    ) -> Result<NewSession, AppError>;
+}
+
 /// Everything the server provides to server functions, as one context value.
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn Accounts>,
+    pub team: Arc<dyn Team>,
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod events;
 pub mod http;
 pub mod mail;
 pub mod services;
@@ -25,6 +26,8 @@ pub enum StartError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Mail(String),
+    #[error("cannot listen for live updates: {0}")]
+    Events(sqlx::Error),
 }
 
 /// Everything a running Roster is made of, wired together.
@@ -32,6 +35,8 @@ pub struct Roster {
     pub router: axum::Router,
     pub worker: mail::Worker,
     pub accounts: services::AccountService,
+    pub team: services::TeamService,
+    pub events: events::Events,
     pub store: Store,
 }
 
@@ -48,6 +53,9 @@ pub async fn build(
         .mail_from
         .parse()
         .map_err(|_| StartError::Mail("MAIL_FROM is not a mailbox".into()))?;
+    let events = events::Events::start(&store, &config.database_url)
+        .await
+        .map_err(StartError::Events)?;
     let config = Arc::new(config);
     let wake = Arc::new(Notify::new());
     let accounts = services::AccountService {
@@ -69,18 +77,26 @@ pub async fn build(
         max_attempts: mail::worker::MAX_ATTEMPTS,
         batch: 50,
     };
+    let team = services::TeamService {
+        accounts: accounts.clone(),
+        events: events.clone(),
+    };
     let state = http::AppState {
         leptos_options,
         services: Services {
             accounts: Arc::new(accounts.clone()),
+            team: Arc::new(team.clone()),
         },
         cookie_name: accounts.cookie_name(),
         config,
+        events: events.clone(),
     };
     Ok(Roster {
         router: http::router(state),
         worker,
         accounts,
+        team,
+        events,
         store,
     })
 }

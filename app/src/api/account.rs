@@ -69,3 +69,20 @@ pub async fn change_password(
         .change_password(&actor, current_password, new)
         .await
 }
+
+/// Moves this session to another of the user's organizations.
+#[server(prefix = "/api", endpoint = "switch_organization")]
+pub async fn switch_organization(org_id: i64) -> Result<(), AppError> {
+    let (services, actor) = super::ctx::actor().await?;
+    services.accounts.switch_organization(&actor, org_id).await
+}
+
+/// Chooses the organization sign-in lands in.
+#[server(prefix = "/api", endpoint = "set_default_organization")]
+pub async fn set_default_organization(org_id: i64) -> Result<(), AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    services
+        .accounts
+        .set_default_organization(&actor, org_id)
+        .await
+}

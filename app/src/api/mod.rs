@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod team;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ctx {

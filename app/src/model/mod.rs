@@ -4,6 +4,7 @@ mod email;
 mod names;
 mod password;
 mod phone;
+pub mod team;
 
 pub use email::EmailAddress;
 pub use names::{OrgName, PersonName};
@@ -27,6 +28,18 @@ pub struct CurrentUser {
     pub org_name: String,
     pub role: String,
     pub terms_accepted: bool,
+    /// The organization this session works in.
+    pub org_id: i64,
+    /// Where sign-in lands, when the user chose one.
+    pub default_org_id: Option<i64>,
+    /// Every organization the user is an active member of.
+    pub orgs: Vec<OrgChoice>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgChoice {
+    pub id: i64,
+    pub name: String,
 }
 
 impl CurrentUser {

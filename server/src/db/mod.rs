@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod outbox;
 pub mod sessions;
+pub mod team;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

@@ -95,3 +95,13 @@ pub async fn delete_for_user(
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Moves a session to another organization.
+pub async fn set_org(conn: &mut Conn, id: i64, org_id: i64) -> sqlx::Result<()> {
+    sqlx::query("update sessions set org_id = $2 where id = $1")
+        .bind(id)
+        .bind(org_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -164,11 +164,12 @@ pub struct Profile {
     pub org_name: String,
     pub role: String,
     pub terms_version: Option<String>,
+    pub default_org_id: Option<i64>,
 }
 
 pub async fn profile(conn: &mut Conn, user_id: i64, org_id: i64) -> sqlx::Result<Option<Profile>> {
     let row = sqlx::query(
-        "select u.first_name, u.last_name, u.email, u.mobile, u.terms_version, o.name as org_name, m.role \
+        "select u.first_name, u.last_name, u.email, u.mobile, u.terms_version, u.default_org_id, o.name as org_name, m.role \
          from users u join memberships m on m.user_id = u.id join organizations o on o.id = m.org_id \
          where u.id = $1 and m.org_id = $2",
     )
@@ -185,6 +186,7 @@ pub async fn profile(conn: &mut Conn, user_id: i64, org_id: i64) -> sqlx::Result
             org_name: r.try_get("org_name")?,
             role: r.try_get("role")?,
             terms_version: r.try_get("terms_version")?,
+            default_org_id: r.try_get("default_org_id")?,
         })
     })
     .transpose()
@@ -205,4 +207,45 @@ pub async fn active_org(
     .bind(preferred.unwrap_or(-1))
     .fetch_optional(conn)
     .await
+}
+
+/// The organizations the user is an active member of, by name.
+pub async fn active_orgs(conn: &mut Conn, user_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "select o.id, o.name from memberships m join organizations o on o.id = m.org_id \
+         where m.user_id = $1 and m.status = 'active' order by lower(o.name), o.id",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .collect()
+}
+
+pub async fn set_default_org(
+    conn: &mut Conn,
+    user_id: i64,
+    org_id: i64,
+    now: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query("update users set default_org_id = $2, updated_at = $3 where id = $1")
+        .bind(user_id)
+        .bind(org_id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether the user is an active member of the organization.
+pub async fn is_active_member(conn: &mut Conn, user_id: i64, org_id: i64) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "select user_id from memberships where user_id = $1 and org_id = $2 and status = 'active'",
+    )
+    .bind(user_id)
+    .bind(org_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
 }

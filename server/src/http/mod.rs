@@ -1,9 +1,11 @@
 //! The HTTP surface: pages, server functions, health, and the middleware every response passes.
 
 mod guard;
+mod live;
 mod meta;
 
 use crate::config::Config;
+use crate::events::Events;
 use app::ports::Services;
 use app::{App, shell};
 use axum::Router;
@@ -19,6 +21,7 @@ pub struct AppState {
     pub services: Services,
     pub config: Arc<Config>,
     pub cookie_name: &'static str,
+    pub events: Events,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -37,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(health))
+        .route("/events", get(live::events))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

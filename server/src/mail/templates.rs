@@ -48,6 +48,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         "password_changed.html",
         include_str!("templates/password_changed.html"),
     ),
+    ("invitation.txt", include_str!("templates/invitation.txt")),
+    ("invitation.html", include_str!("templates/invitation.html")),
 ];
 
 impl Default for Templates {
@@ -97,9 +99,10 @@ mod tests {
             "account_exists",
             "reset_password",
             "password_changed",
+            "invitation",
         ] {
             let r = t
-                .render(name, "Subject", minijinja::context! { first_name => "<b>Ada</b>", link => "https://r.example/x?token=a&b" })
+                .render(name, "Subject", minijinja::context! { first_name => "<b>Ada</b>", inviter => "Grace", org_name => "Acme", role => "Member", link => "https://r.example/x?token=a&b" })
                 .unwrap();
             assert!(r.text.contains("Ada"), "{name} text");
             assert!(

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::db::{self, Conn, Store, audit, outbox, sessions, throttle, tokens, users};
 use crate::mail::Templates;
 use app::error::AppError;
-use app::model::{CurrentUser, EmailAddress, Password, Terms};
+use app::model::{CurrentUser, EmailAddress, OrgChoice, Password, Terms};
 use app::ports::{Accounts, Actor, NewSession, ProfileUpdate, SignUp};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -62,11 +62,10 @@ fn client_key(ip: IpAddr) -> String {
     format!("client:{ip}")
 }
 
-fn role_label(role: &str) -> String {
-    let mut c = role.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
+/// An account whose password was just checked, with a stronger hash to store if one was due.
+pub(crate) struct CheckedPassword {
+    pub user: users::UserRow,
+    pub rehash: Option<String>,
 }
 
 struct PasswordChange<'a> {
@@ -119,13 +118,13 @@ impl AccountService {
     }
 
     /// Renders an email and writes it to the outbox in the caller's transaction.
-    async fn queue_email(
+    pub(crate) async fn queue_email(
         &self,
         conn: &mut Conn,
         to: &str,
         template: &str,
         subject: &str,
-        values: MailValues<'_>,
+        values: impl Serialize,
     ) -> Result<(), AppError> {
         let r = self
             .templates
@@ -151,7 +150,7 @@ impl AccountService {
             .or_internal("read first name")
     }
 
-    async fn issue_verification(
+    pub(crate) async fn issue_verification(
         &self,
         conn: &mut Conn,
         user_id: i64,
@@ -181,7 +180,7 @@ impl AccountService {
         .await
     }
 
-    async fn commit(&self, tx: db::Tx, sent_mail: bool) -> Result<(), AppError> {
+    pub(crate) async fn commit(&self, tx: db::Tx, sent_mail: bool) -> Result<(), AppError> {
         tx.commit().await.or_internal("commit")?;
         if sent_mail {
             self.mail_wake.notify_one();
@@ -195,6 +194,90 @@ impl AccountService {
             "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
             if minutes == 1 { "" } else { "s" }
         ))
+    }
+
+    /// Checks a password against the account with this address, under the sign-in limits.
+    /// Whether the address is verified is left to the caller.
+    pub(crate) async fn check_password(
+        &self,
+        email: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<CheckedPassword, AppError> {
+        let now = self.clock.now();
+        let mut conn = self.store.pool.acquire().await.or_internal("acquire")?;
+        let keys = [account_key(email), client_key(client)];
+        let key_refs = [keys[0].as_str(), keys[1].as_str()];
+        if let Some(until) = throttle::locked_until(&mut conn, &key_refs, now)
+            .await
+            .or_internal("read throttle")?
+        {
+            return Err(Self::too_many(until, now));
+        }
+        let user = users::find_by_email(&mut conn, email)
+            .await
+            .or_internal("find user")?;
+        drop(conn);
+        let Some(user) = user else {
+            self.hasher.verify_dummy(password).await;
+            self.record_sign_in_failure(email, client).await?;
+            return Err(AppError::Refused(BAD_CREDENTIALS.into()));
+        };
+        let verified = self
+            .hasher
+            .verify(&user.password_hash, password)
+            .await
+            .or_internal("verify password")?;
+        if verified == Verified::No {
+            self.record_sign_in_failure(email, client).await?;
+            return Err(AppError::Refused(BAD_CREDENTIALS.into()));
+        }
+        let rehash = if verified == Verified::YesRehash {
+            Some(self.hasher.hash(password).await.or_internal("rehash")?)
+        } else {
+            None
+        };
+        Ok(CheckedPassword { user, rehash })
+    }
+
+    /// Starts a session in `org_id` after a password check, in the caller's transaction:
+    /// stores a stronger hash if one was made, clears the account's failure count, audits.
+    pub(crate) async fn start_session(
+        &self,
+        conn: &mut Conn,
+        checked: &CheckedPassword,
+        org_id: i64,
+    ) -> Result<String, AppError> {
+        let now = self.clock.now();
+        let user = &checked.user;
+        if let Some(h) = &checked.rehash {
+            users::set_password_hash(conn, user.id, h, now)
+                .await
+                .or_internal("store rehash")?;
+        }
+        throttle::clear(conn, &account_key(&user.email))
+            .await
+            .or_internal("clear throttle")?;
+        let secret = token::generate();
+        sessions::insert(
+            conn,
+            &token::hash(&secret),
+            user.id,
+            org_id,
+            now,
+            now + SESSION_MAX,
+        )
+        .await
+        .or_internal("create session")?;
+        let entry = audit::Entry {
+            org_id: Some(org_id),
+            actor_user_id: Some(user.id),
+            action: "session.signed_in",
+            target: None,
+            detail: None,
+        };
+        audit::record(conn, entry, now).await.or_internal("audit")?;
+        Ok(secret)
     }
 
     async fn record_sign_in_failure(&self, email: &str, ip: IpAddr) -> Result<(), AppError> {
@@ -340,77 +423,17 @@ impl Accounts for AccountService {
         password: String,
         client: IpAddr,
     ) -> Result<NewSession, AppError> {
-        let now = self.clock.now();
-        let email = email.as_str();
-        let mut conn = self.store.pool.acquire().await.or_internal("acquire")?;
-        let keys = [account_key(email), client_key(client)];
-        let key_refs = [keys[0].as_str(), keys[1].as_str()];
-        if let Some(until) = throttle::locked_until(&mut conn, &key_refs, now)
-            .await
-            .or_internal("read throttle")?
-        {
-            return Err(Self::too_many(until, now));
-        }
-        let user = users::find_by_email(&mut conn, email)
-            .await
-            .or_internal("find user")?;
-        drop(conn);
-        let Some(user) = user else {
-            self.hasher.verify_dummy(&password).await;
-            self.record_sign_in_failure(email, client).await?;
-            return Err(AppError::Refused(BAD_CREDENTIALS.into()));
-        };
-        let verified = self
-            .hasher
-            .verify(&user.password_hash, &password)
-            .await
-            .or_internal("verify password")?;
-        if verified == Verified::No {
-            self.record_sign_in_failure(email, client).await?;
-            return Err(AppError::Refused(BAD_CREDENTIALS.into()));
-        }
-        if !user.verified {
+        let checked = self
+            .check_password(email.as_str(), &password, client)
+            .await?;
+        if !checked.user.verified {
             return Err(AppError::EmailNotVerified);
         }
-        let rehash = if verified == Verified::YesRehash {
-            Some(self.hasher.hash(&password).await.or_internal("rehash")?)
-        } else {
-            None
-        };
-        let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
-        let org_id = users::active_org(&mut tx, user.id, user.default_org_id).await.or_internal("find organization")?.ok_or_else(|| {
+        let org_id = users::active_org(&mut tx, checked.user.id, checked.user.default_org_id).await.or_internal("find organization")?.ok_or_else(|| {
             AppError::Refused("Your account is not an active member of any organization. Ask your administrator to invite you again.".into())
         })?;
-        if let Some(h) = rehash {
-            users::set_password_hash(&mut tx, user.id, &h, now)
-                .await
-                .or_internal("store rehash")?;
-        }
-        throttle::clear(&mut tx, &keys[0])
-            .await
-            .or_internal("clear throttle")?;
-        let secret = token::generate();
-        sessions::insert(
-            &mut tx,
-            &token::hash(&secret),
-            user.id,
-            org_id,
-            now,
-            now + SESSION_MAX,
-        )
-        .await
-        .or_internal("create session")?;
-        let entry = audit::Entry {
-            org_id: Some(org_id),
-            actor_user_id: Some(user.id),
-            action: "session.signed_in",
-            target: None,
-            detail: None,
-        };
-        audit::record(&mut tx, entry, now)
-            .await
-            .or_internal("audit")?;
+        let secret = self.start_session(&mut tx, &checked, org_id).await?;
         self.commit(tx, false).await?;
         Ok(NewSession { token: secret })
     }
@@ -451,14 +474,25 @@ impl Accounts for AccountService {
             .await
             .or_internal("read profile")?
             .ok_or(AppError::Unauthorized)?;
+        let orgs = users::active_orgs(&mut conn, actor.user_id)
+            .await
+            .or_internal("list organizations")?
+            .into_iter()
+            .map(|(id, name)| OrgChoice { id, name })
+            .collect();
         Ok(CurrentUser {
+            org_id: actor.org_id,
+            default_org_id: p.default_org_id,
+            orgs,
             terms_accepted: p.terms_version.as_deref() == Some(self.config.terms_version.as_str()),
             first_name: p.first_name,
             last_name: p.last_name,
             email: p.email,
             mobile: p.mobile,
             org_name: p.org_name,
-            role: role_label(&p.role),
+            role: app::model::team::Role::parse(&p.role)
+                .map(|r| r.label().to_owned())
+                .unwrap_or(p.role),
         })
     }
 
@@ -668,6 +702,35 @@ impl Accounts for AccountService {
         };
         self.replace_password(&mut tx, change).await?;
         self.commit(tx, true).await
+    }
+
+    async fn switch_organization(&self, actor: &Actor, org_id: i64) -> Result<(), AppError> {
+        let mut tx = self.store.write().await.or_internal("begin")?;
+        if !users::is_active_member(&mut tx, actor.user_id, org_id)
+            .await
+            .or_internal("check membership")?
+        {
+            return Err(AppError::Forbidden);
+        }
+        sessions::set_org(&mut tx, actor.session_id, org_id)
+            .await
+            .or_internal("switch organization")?;
+        self.commit(tx, false).await
+    }
+
+    async fn set_default_organization(&self, actor: &Actor, org_id: i64) -> Result<(), AppError> {
+        let now = self.clock.now();
+        let mut tx = self.store.write().await.or_internal("begin")?;
+        if !users::is_active_member(&mut tx, actor.user_id, org_id)
+            .await
+            .or_internal("check membership")?
+        {
+            return Err(AppError::Forbidden);
+        }
+        users::set_default_org(&mut tx, actor.user_id, org_id, now)
+            .await
+            .or_internal("set default organization")?;
+        self.commit(tx, false).await
     }
 
     fn session_cookie(&self, secret: &str) -> String {

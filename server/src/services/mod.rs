@@ -2,9 +2,11 @@
 
 pub mod accounts;
 mod limits;
+pub mod team;
 
 pub use accounts::AccountService;
 pub use limits::Limits;
+pub use team::TeamService;
 
 use app::error::AppError;
 

@@ -314,6 +314,133 @@ impl TestApp {
     }
 }
 
+/// Team helpers.
+impl TestApp {
+    pub async fn invite(&self, session: &str, email: &str, role: &str) -> Reply {
+        self.post(
+            "invite_user",
+            &[
+                ("first_name", "Grace"),
+                ("last_name", "Hopper"),
+                ("email", email),
+                ("role", role),
+            ],
+        )
+        .session(session)
+        .send()
+        .await
+    }
+
+    /// Registers through the newest invitation emailed to `email`.
+    pub async fn register_invited(&self, email: &str) -> Reply {
+        let token = self.last_token(email, "invitation").await;
+        self.post(
+            "register_and_accept",
+            &[
+                ("token", token.as_str()),
+                ("first_name", "Grace"),
+                ("last_name", "Hopper"),
+                ("password", PASSWORD),
+                ("mobile", ""),
+            ],
+        )
+        .send()
+        .await
+    }
+
+    /// Invites `email` with `role`; they register, verify, sign in and accept the terms.
+    /// Returns their session secret.
+    pub async fn joined(&self, inviter: &str, email: &str, role: &str) -> String {
+        assert_eq!(self.invite(inviter, email, role).await.error(), None);
+        assert_eq!(self.register_invited(email).await.error(), None);
+        let token = self.last_token(email, "verify-email").await;
+        let r = self.post("verify_email", &[("token", &token)]).send().await;
+        assert_eq!(r.error(), None);
+        let r = self.sign_in(email, PASSWORD).await;
+        assert_eq!(r.error(), None);
+        let session = r.session();
+        let version = self.config.terms_version.clone();
+        let r = self
+            .post("accept_terms", &[("version", &version)])
+            .session(&session)
+            .send()
+            .await;
+        assert_eq!(r.error(), None);
+        session
+    }
+
+    pub async fn user_id(&self, email: &str) -> i64 {
+        sqlx::query_scalar("select id from users where email = $1")
+            .bind(email)
+            .fetch_one(&self.roster.store.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn invitation_id(&self, email: &str) -> i64 {
+        sqlx::query_scalar("select id from invitations where email = $1 and status = 'pending'")
+            .bind(email)
+            .fetch_one(&self.roster.store.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn set_seat_limit(&self, limit: i64) {
+        sqlx::query("update organizations set seat_limit = $1")
+            .bind(limit)
+            .execute(&self.roster.store.pool)
+            .await
+            .unwrap();
+    }
+
+    /// The team list as `session` sees it, with some query fields changed from the defaults.
+    pub async fn team(&self, session: &str, changes: &[(&str, &str)]) -> Reply {
+        let mut form = vec![
+            ("search", ""),
+            ("role", ""),
+            ("status", ""),
+            ("sort", "name"),
+            ("descending", "false"),
+            ("page", "1"),
+        ];
+        for (k, v) in changes {
+            form.retain(|(n, _)| n != k);
+            form.push((k, v));
+        }
+        self.post("team_members", &form)
+            .session(session)
+            .send()
+            .await
+    }
+
+    /// Emails of the listed rows, in order.
+    pub async fn team_emails(&self, session: &str, changes: &[(&str, &str)]) -> Vec<String> {
+        let r = self.team(session, changes).await;
+        assert_eq!(r.error(), None);
+        r.json()["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["email"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub async fn act(&self, session: &str, email: &str, action: &str) -> Reply {
+        let id = self.user_id(email).await.to_string();
+        self.post("change_member", &[("user_id", &id), ("action", action)])
+            .session(session)
+            .send()
+            .await
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        sqlx::query_scalar("select action from audit_log order by id")
+            .fetch_all(&self.roster.store.pool)
+            .await
+            .unwrap()
+    }
+}
+
 impl Call<'_> {
     pub fn header(mut self, k: &str, v: &str) -> Self {
         self.headers.retain(|(n, _)| n != k);

@@ -1,0 +1,200 @@
+//! The team: the list, invitations, member actions, and accepting an invitation.
+
+use crate::error::AppError;
+use crate::model::team::{BulkResult, InvitationView, TeamPage};
+#[cfg(feature = "ssr")]
+use crate::model::team::{MemberAction, Role, SortKey, Status, TeamQuery};
+#[cfg(feature = "ssr")]
+use crate::model::{EmailAddress, MobileNumber, Password, PersonName};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+fn role_field(field: &str, value: &str) -> Result<Role, AppError> {
+    Role::parse(value)
+        .filter(|r| Role::ASSIGNABLE.contains(r))
+        .ok_or_else(|| AppError::field(field, "Choose a role."))
+}
+
+/// One page of members and invitations. Every member may look; empty filters mean "all".
+#[server(prefix = "/api", endpoint = "team_members")]
+pub async fn team_members(
+    search: String,
+    role: String,
+    status: String,
+    sort: String,
+    descending: bool,
+    page: i64,
+) -> Result<TeamPage, AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    let query = TeamQuery {
+        search: search.chars().take(200).collect(),
+        role: Role::parse(&role),
+        status: Status::parse(&status),
+        sort: SortKey::parse(&sort).unwrap_or_default(),
+        descending,
+        page: page.clamp(1, 1_000_000),
+    };
+    services.team.list(&actor, query).await
+}
+
+#[server(prefix = "/api", endpoint = "invite_user")]
+pub async fn invite_user(
+    first_name: String,
+    last_name: String,
+    email: String,
+    role: String,
+) -> Result<(), AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    let first = PersonName::parse("first_name", &first_name, "a first name");
+    let last = PersonName::parse("last_name", &last_name, "a last name");
+    let email = EmailAddress::parse("email", &email);
+    let role = role_field("role", &role);
+    AppError::check([
+        first.as_ref().err(),
+        last.as_ref().err(),
+        email.as_ref().err(),
+        role.as_ref().err(),
+    ])?;
+    let invite = crate::ports::Invite {
+        first_name: first?,
+        last_name: last?,
+        email: email?,
+        role: role?,
+    };
+    services.team.invite(&actor, invite).await
+}
+
+#[server(prefix = "/api", endpoint = "bulk_invite")]
+pub async fn bulk_invite(addresses: String, role: String) -> Result<Vec<BulkResult>, AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    let role = role_field("role", &role)?;
+    services.team.bulk_invite(&actor, &addresses, role).await
+}
+
+#[server(prefix = "/api", endpoint = "resend_invitation")]
+pub async fn resend_invitation(id: i64) -> Result<(), AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    services.team.resend(&actor, id).await
+}
+
+#[server(prefix = "/api", endpoint = "cancel_invitation")]
+pub async fn cancel_invitation(id: i64) -> Result<(), AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    services.team.cancel(&actor, id).await
+}
+
+#[server(prefix = "/api", endpoint = "invite_link")]
+pub async fn invite_link(id: i64) -> Result<String, AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    services.team.invite_link(&actor, id).await
+}
+
+/// Promote, Demote, Revoke, Activate or Remove a member.
+#[server(prefix = "/api", endpoint = "change_member")]
+pub async fn change_member(user_id: i64, action: String) -> Result<(), AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    let action = MemberAction::parse(&action)
+        .filter(|a| *a != MemberAction::Edit)
+        .ok_or(AppError::NotFound)?;
+    services.team.act(&actor, user_id, action).await
+}
+
+#[server(prefix = "/api", endpoint = "edit_member")]
+pub async fn edit_member(
+    user_id: i64,
+    first_name: String,
+    last_name: String,
+    mobile: String,
+    role: String,
+) -> Result<(), AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    let first = PersonName::parse("first_name", &first_name, "a first name");
+    let last = PersonName::parse("last_name", &last_name, "a last name");
+    let mobile = MobileNumber::parse_optional("mobile", &mobile);
+    let role = role_field("role", &role);
+    AppError::check([
+        first.as_ref().err(),
+        last.as_ref().err(),
+        mobile.as_ref().err(),
+        role.as_ref().err(),
+    ])?;
+    let edit = crate::ports::MemberEdit {
+        first_name: first?,
+        last_name: last?,
+        mobile: mobile?,
+        role: role?,
+    };
+    services.team.edit(&actor, user_id, edit).await
+}
+
+#[server(prefix = "/api", endpoint = "leave_organization")]
+pub async fn leave_organization() -> Result<(), AppError> {
+    let (services, actor) = super::ctx::member().await?;
+    services.team.leave(&actor).await
+}
+
+/// What an invitation link shows. Anyone holding the link may look.
+#[server(prefix = "/api", endpoint = "invitation_details")]
+pub async fn invitation_details(token: String) -> Result<InvitationView, AppError> {
+    let services = super::ctx::services()?;
+    let viewer = match super::ctx::actor().await {
+        Ok((_, actor)) => Some(actor),
+        Err(AppError::Unauthorized) => None,
+        Err(e) => return Err(e),
+    };
+    services.team.invitation(&token, viewer.as_ref()).await
+}
+
+#[server(prefix = "/api", endpoint = "register_and_accept")]
+pub async fn register_and_accept(
+    token: String,
+    first_name: String,
+    last_name: String,
+    password: String,
+    mobile: String,
+) -> Result<(), AppError> {
+    let services = super::ctx::services()?;
+    let client = super::ctx::request_meta()?.client_ip;
+    let first = PersonName::parse("first_name", &first_name, "a first name");
+    let last = PersonName::parse("last_name", &last_name, "a last name");
+    let password = Password::parse("password", &password);
+    let mobile = MobileNumber::parse_optional("mobile", &mobile);
+    AppError::check([
+        first.as_ref().err(),
+        last.as_ref().err(),
+        password.as_ref().err(),
+        mobile.as_ref().err(),
+    ])?;
+    let registration = crate::ports::Registration {
+        first_name: first?,
+        last_name: last?,
+        password: password?,
+        mobile: mobile?,
+    };
+    services
+        .team
+        .register_and_accept(&token, registration, client)
+        .await
+}
+
+/// Accepts for the signed-in user, who must hold the invited address.
+#[server(prefix = "/api", endpoint = "accept_invitation")]
+pub async fn accept_invitation(token: String) -> Result<(), AppError> {
+    let (services, actor) = super::ctx::actor().await?;
+    services.team.accept(&actor, &token).await
+}
+
+#[server(prefix = "/api", endpoint = "sign_in_and_accept")]
+pub async fn sign_in_and_accept(token: String, password: String) -> Result<(), AppError> {
+    let services = super::ctx::services()?;
+    let client = super::ctx::request_meta()?.client_ip;
+    if password.is_empty() {
+        return Err(AppError::field("password", "Enter your password."));
+    }
+    let session = services
+        .team
+        .sign_in_and_accept(&token, password, client)
+        .await?;
+    super::ctx::set_cookie(services.accounts.session_cookie(&session.token));
+    Ok(())
+}

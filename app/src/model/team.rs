@@ -1,0 +1,515 @@
+//! The team: roles, statuses, the listing query and the rules for who may do what to whom.
+//! Shared by the browser (which shows only the buttons the rules allow) and the server
+//! (which enforces them).
+
+use serde::{Deserialize, Serialize};
+
+/// How many rows one page of the team list holds.
+pub const PAGE_SIZE: i64 = 50;
+/// The most addresses one "Bulk Invite" takes.
+pub const BULK_MAX: usize = 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Member];
+    /// The roles an invitation or an edit may give.
+    pub const ASSIGNABLE: [Role; 2] = [Role::Admin, Role::Member];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Admin => "Admin",
+            Role::Member => "Member",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == value)
+    }
+
+    /// Owner and Admins manage members and invitations.
+    pub fn manages_team(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Status {
+    Active,
+    Disabled,
+    Pending,
+    Expired,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Active,
+        Status::Pending,
+        Status::Disabled,
+        Status::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+            Status::Pending => "pending",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Active => "Active",
+            Status::Disabled => "Disabled",
+            Status::Pending => "Pending",
+            Status::Expired => "Expired",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SortKey {
+    #[default]
+    Name,
+    Email,
+    Role,
+    Status,
+    Date,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 5] = [
+        SortKey::Name,
+        SortKey::Email,
+        SortKey::Role,
+        SortKey::Status,
+        SortKey::Date,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Email => "email",
+            SortKey::Role => "role",
+            SortKey::Status => "status",
+            SortKey::Date => "date",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<SortKey> {
+        SortKey::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// What the team list is asked for: search, filters, order and page (from 1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TeamQuery {
+    pub search: String,
+    pub role: Option<Role>,
+    pub status: Option<Status>,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub page: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RowKind {
+    Member,
+    Invitation,
+}
+
+/// One row of the team list: a member (by user id) or an invitation (by invitation id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamRow {
+    pub kind: RowKind,
+    pub id: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub mobile: Option<String>,
+    pub role: Role,
+    pub status: Status,
+    /// Joined (members) or last invited (invitations), Unix milliseconds.
+    pub date: i64,
+    pub is_self: bool,
+}
+
+impl TeamRow {
+    pub fn name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+    }
+}
+
+/// Seats in use and the organization's limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seats {
+    pub used: i64,
+    pub limit: i64,
+}
+
+impl Seats {
+    pub fn full(self) -> bool {
+        self.used >= self.limit
+    }
+
+    /// Close enough to the limit to warn (90 % or more).
+    pub fn nearly_full(self) -> bool {
+        self.used * 10 >= self.limit * 9
+    }
+}
+
+/// One page of the team list, with what the viewer may do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamPage {
+    pub rows: Vec<TeamRow>,
+    /// Rows matching the search and filters, over all pages.
+    pub total: i64,
+    pub page: i64,
+    pub seats: Seats,
+    pub viewer_role: Role,
+}
+
+impl TeamPage {
+    pub fn pages(&self) -> i64 {
+        ((self.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberAction {
+    Promote,
+    Demote,
+    Revoke,
+    Activate,
+    Edit,
+    Remove,
+}
+
+impl MemberAction {
+    pub const ALL: [MemberAction; 6] = [
+        MemberAction::Promote,
+        MemberAction::Demote,
+        MemberAction::Revoke,
+        MemberAction::Activate,
+        MemberAction::Edit,
+        MemberAction::Remove,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberAction::Promote => "promote",
+            MemberAction::Demote => "demote",
+            MemberAction::Revoke => "revoke",
+            MemberAction::Activate => "activate",
+            MemberAction::Edit => "edit",
+            MemberAction::Remove => "remove",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MemberAction::Promote => "Promote",
+            MemberAction::Demote => "Demote",
+            MemberAction::Revoke => "Revoke",
+            MemberAction::Activate => "Activate",
+            MemberAction::Edit => "Edit",
+            MemberAction::Remove => "Remove",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<MemberAction> {
+        MemberAction::ALL.into_iter().find(|a| a.as_str() == value)
+    }
+}
+
+/// Whether `actor` may apply `action` to a member with `target` role and `status`.
+/// The Owner is never acted on; Admins do not act on Admins; nobody acts on themselves
+/// (they leave instead); Promote, Demote and Revoke need an Active member, Activate a
+/// Disabled one.
+pub fn may_act(
+    actor: Role,
+    is_self: bool,
+    target: Role,
+    status: Status,
+    action: MemberAction,
+) -> bool {
+    if is_self || !actor.manages_team() || target == Role::Owner {
+        return false;
+    }
+    if actor == Role::Admin && target == Role::Admin {
+        return false;
+    }
+    match action {
+        MemberAction::Promote => target == Role::Member && status == Status::Active,
+        MemberAction::Demote => target == Role::Admin && status == Status::Active,
+        MemberAction::Revoke => status == Status::Active,
+        MemberAction::Activate => status == Status::Disabled,
+        MemberAction::Edit | MemberAction::Remove => {
+            matches!(status, Status::Active | Status::Disabled)
+        }
+    }
+}
+
+/// Whether `actor` may give `role` to someone (by invitation or edit).
+pub fn may_assign(actor: Role, role: Role) -> bool {
+    actor.manages_team() && Role::ASSIGNABLE.contains(&role)
+}
+
+/// What an invitation link shows before anything is asked of the person following it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub org_name: String,
+    pub inviter: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    /// An account with the invited address exists: sign in to accept instead of registering.
+    pub has_account: bool,
+    /// The invited account is the one signed in now.
+    pub signed_in: bool,
+}
+
+/// The result of one line of a "Bulk Invite".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BulkOutcome {
+    Invited,
+    Invalid,
+    Duplicate,
+    AlreadyMember,
+    AlreadyInvited,
+    OverSeatLimit,
+}
+
+impl BulkOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            BulkOutcome::Invited => "Invited",
+            BulkOutcome::Invalid => "Invalid address",
+            BulkOutcome::Duplicate => "Duplicate in the list",
+            BulkOutcome::AlreadyMember => "Already a member",
+            BulkOutcome::AlreadyInvited => "Already invited",
+            BulkOutcome::OverSeatLimit => "Over the seat limit",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkResult {
+    /// The entry as typed.
+    pub entry: String,
+    pub outcome: BulkOutcome,
+}
+
+/// One entry of a bulk list: the address as typed and the display name, if one was pasted
+/// in the "Name <address>" form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkEntry {
+    pub raw: String,
+    pub address: String,
+    pub name: Option<String>,
+}
+
+/// Splits a pasted list into entries: one per line, comma or semicolon; blank ones dropped.
+/// A quoted display name may contain commas (`"Lovelace, Ada" <ada@example.com>`).
+pub fn split_bulk(text: &str) -> Vec<BulkEntry> {
+    let mut entries = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut push = |s: &mut String| {
+        let raw = s.trim().to_owned();
+        s.clear();
+        if raw.is_empty() {
+            return;
+        }
+        entries.push(entry(raw));
+    };
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            '\n' | '\r' => {
+                quoted = false;
+                push(&mut current);
+            }
+            ',' | ';' if !quoted => push(&mut current),
+            _ => current.push(c),
+        }
+    }
+    push(&mut current);
+    entries
+}
+
+fn entry(raw: String) -> BulkEntry {
+    if let Some(open) = raw.rfind('<')
+        && raw.ends_with('>')
+    {
+        let address = raw[open + 1..raw.len() - 1].trim().to_owned();
+        let name = raw[..open].trim().trim_matches('"').trim().to_owned();
+        return BulkEntry {
+            raw,
+            address,
+            name: (!name.is_empty()).then_some(name),
+        };
+    }
+    BulkEntry {
+        address: raw.clone(),
+        raw,
+        name: None,
+    }
+}
+
+/// Splits a display name into first and last name: "Lovelace, Ada" and "Ada Lovelace" both
+/// give ("Ada", "Lovelace"); a single word is a first name.
+pub fn split_name(name: &str) -> (String, String) {
+    if let Some((last, first)) = name.split_once(',') {
+        return (first.trim().to_owned(), last.trim().to_owned());
+    }
+    match name.trim().rsplit_once(' ') {
+        Some((first, last)) => (first.trim().to_owned(), last.trim().to_owned()),
+        None => (name.trim().to_owned(), String::new()),
+    }
+}
+
+/// A calendar date (UTC) for Unix milliseconds, like "22 Nov 2026". The same on server and
+/// browser, so hydration sees the same text.
+pub fn format_date(ms: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{day} {} {year}", MONTHS[(month - 1) as usize])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_as_calendar_days() {
+        assert_eq!(format_date(0), "1 Jan 1970");
+        assert_eq!(format_date(1_795_305_600_000), "22 Nov 2026");
+        assert_eq!(format_date(951_782_400_000), "29 Feb 2000");
+        assert_eq!(format_date(-86_400_000), "31 Dec 1969");
+    }
+
+    #[test]
+    fn bulk_lists_split_on_lines_commas_and_semicolons() {
+        let got: Vec<_> = split_bulk("a@x.io\r\nb@x.io, c@x.io;d@x.io\n\n ;\n")
+            .into_iter()
+            .map(|e| e.address)
+            .collect();
+        assert_eq!(got, ["a@x.io", "b@x.io", "c@x.io", "d@x.io"]);
+    }
+
+    #[test]
+    fn pasted_name_forms_give_the_address_and_name() {
+        let got = split_bulk("Ada Lovelace <ada@x.io>, \"Hopper, Grace\" <grace@x.io>\n<bob@x.io>");
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].address, "ada@x.io");
+        assert_eq!(got[0].name.as_deref(), Some("Ada Lovelace"));
+        assert_eq!(got[1].address, "grace@x.io");
+        assert_eq!(got[1].raw, "\"Hopper, Grace\" <grace@x.io>");
+        assert_eq!(
+            split_name(got[1].name.as_deref().unwrap()),
+            ("Grace".into(), "Hopper".into())
+        );
+        assert_eq!(got[2].name, None);
+        assert_eq!(
+            split_name("Ada Lovelace"),
+            ("Ada".into(), "Lovelace".into())
+        );
+        assert_eq!(split_name("Cher"), ("Cher".into(), String::new()));
+    }
+
+    #[test]
+    fn nobody_acts_on_the_owner_or_themselves() {
+        for action in MemberAction::ALL {
+            for status in [Status::Active, Status::Disabled] {
+                for actor in Role::ALL {
+                    assert!(!may_act(actor, false, Role::Owner, status, action));
+                    for target in Role::ALL {
+                        assert!(!may_act(actor, true, target, status, action));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn members_manage_nobody_and_admins_do_not_manage_admins() {
+        for action in MemberAction::ALL {
+            for status in Status::ALL {
+                for target in Role::ALL {
+                    assert!(!may_act(Role::Member, false, target, status, action));
+                }
+                assert!(!may_act(Role::Admin, false, Role::Admin, status, action));
+            }
+        }
+    }
+
+    #[test]
+    fn state_rules_follow_the_product_docs() {
+        use MemberAction::*;
+        let owner = |target, status, action| may_act(Role::Owner, false, target, status, action);
+        assert!(owner(Role::Member, Status::Active, Promote));
+        assert!(!owner(Role::Member, Status::Disabled, Promote));
+        assert!(!owner(Role::Admin, Status::Active, Promote));
+        assert!(owner(Role::Admin, Status::Active, Demote));
+        assert!(!owner(Role::Admin, Status::Disabled, Demote));
+        assert!(!owner(Role::Member, Status::Active, Demote));
+        assert!(owner(Role::Admin, Status::Active, Revoke));
+        assert!(!owner(Role::Admin, Status::Disabled, Revoke));
+        assert!(owner(Role::Member, Status::Disabled, Activate));
+        assert!(!owner(Role::Member, Status::Active, Activate));
+        assert!(owner(Role::Member, Status::Disabled, Remove));
+        assert!(owner(Role::Admin, Status::Active, Edit));
+        assert!(may_act(
+            Role::Admin,
+            false,
+            Role::Member,
+            Status::Active,
+            Promote
+        ));
+        assert!(may_act(
+            Role::Admin,
+            false,
+            Role::Member,
+            Status::Active,
+            Remove
+        ));
+        assert!(!may_assign(Role::Admin, Role::Owner));
+        assert!(may_assign(Role::Admin, Role::Admin));
+        assert!(!may_assign(Role::Member, Role::Member));
+    }
+}

@@ -1,0 +1,445 @@
+//! The team of an organization: seats, the member/invitation list, invitations and their links.
+
+use super::{Backend, Conn};
+use crate::clock::Millis;
+use app::model::team::{PAGE_SIZE, Role, RowKind, SortKey, Status, TeamQuery, TeamRow};
+use sqlx::Row;
+
+/// Locks the organization row for the rest of the transaction and returns its seat limit.
+/// Every change to an organization's team takes this lock first, so changes to one team
+/// happen one after another and the seat count read under it stays true until commit.
+/// (SQLite write transactions already hold the database's single write lock.)
+pub async fn lock_org(conn: &mut Conn, backend: Backend, org_id: i64) -> sqlx::Result<Option<i64>> {
+    let sql = match backend {
+        Backend::Postgres => "select seat_limit from organizations where id = $1 for update",
+        Backend::Sqlite => "select seat_limit from organizations where id = $1",
+    };
+    sqlx::query_scalar(sql)
+        .bind(org_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Seats held now: members who are not removed (the Owner included) and unexpired
+/// pending invitations.
+pub async fn seats_used(conn: &mut Conn, org_id: i64, now: Millis) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select (select count(*) from memberships where org_id = $1 and status <> 'removed') \
+              + (select count(*) from invitations where org_id = $1 and status = 'pending' and expires_at > $2)",
+    )
+    .bind(org_id)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn seat_limit(conn: &mut Conn, org_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select seat_limit from organizations where id = $1")
+        .bind(org_id)
+        .fetch_one(conn)
+        .await
+}
+
+fn sort_expr(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Name => "lower(t.first_name || ' ' || t.last_name)",
+        SortKey::Email => "t.email",
+        SortKey::Role => "case t.role when 'owner' then 0 when 'admin' then 1 else 2 end",
+        SortKey::Status => {
+            "case t.status when 'active' then 0 when 'pending' then 1 when 'disabled' then 2 else 3 end"
+        }
+        SortKey::Date => "t.at",
+    }
+}
+
+/// `%text%` for LIKE, with the pattern characters in the text taken literally.
+fn like_pattern(search: &str) -> String {
+    let mut p = String::from("%");
+    for c in search.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+const TEAM_ROWS: &str = "with t as ( \
+    select cast(0 as bigint) as kind, u.id as id, u.first_name, u.last_name, u.email, u.mobile, \
+           m.role, m.status, m.joined_at as at \
+    from memberships m join users u on u.id = m.user_id \
+    where m.org_id = $1 and m.status <> 'removed' \
+    union all \
+    select cast(1 as bigint), i.id, i.first_name, i.last_name, i.email, null, i.role, \
+           case when i.expires_at > $2 then 'pending' else 'expired' end, i.sent_at \
+    from invitations i where i.org_id = $1 and i.status = 'pending' ) ";
+
+const TEAM_FILTER: &str = "where ($3 = '%%' or lower(t.first_name || ' ' || t.last_name) like $3 escape '\\' \
+        or t.email like $3 escape '\\') \
+    and ($4 = '' or t.role = $4) and ($5 = '' or t.status = $5) ";
+
+/// One page of members and invitations matching the query, and how many match in all.
+pub async fn list(
+    conn: &mut Conn,
+    org_id: i64,
+    viewer: i64,
+    q: &TeamQuery,
+    now: Millis,
+) -> sqlx::Result<(Vec<TeamRow>, i64)> {
+    let order = format!(
+        "order by {} {}, t.kind, t.id",
+        sort_expr(q.sort),
+        if q.descending { "desc" } else { "asc" }
+    );
+    let sql = format!(
+        "{TEAM_ROWS} select t.*, count(*) over () as total from t {TEAM_FILTER} {order} limit $6 offset $7"
+    );
+    let pattern = like_pattern(&q.search);
+    let role = q.role.map(Role::as_str).unwrap_or("");
+    let status = q.status.map(Status::as_str).unwrap_or("");
+    let offset = (q.page.max(1) - 1) * PAGE_SIZE;
+    let rows = sqlx::query(&sql)
+        .bind(org_id)
+        .bind(now)
+        .bind(&pattern)
+        .bind(role)
+        .bind(status)
+        .bind(PAGE_SIZE)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut total = 0;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        total = r.try_get("total")?;
+        let kind = if r.try_get::<i64, _>("kind")? == 0 {
+            RowKind::Member
+        } else {
+            RowKind::Invitation
+        };
+        let id: i64 = r.try_get("id")?;
+        let role: String = r.try_get("role")?;
+        let status: String = r.try_get("status")?;
+        out.push(TeamRow {
+            kind,
+            id,
+            first_name: r.try_get("first_name")?,
+            last_name: r.try_get("last_name")?,
+            email: r.try_get("email")?,
+            mobile: r.try_get("mobile")?,
+            role: Role::parse(&role).unwrap_or(Role::Member),
+            status: Status::parse(&status).unwrap_or(Status::Active),
+            date: r.try_get("at")?,
+            is_self: kind == RowKind::Member && id == viewer,
+        });
+    }
+    if out.is_empty() && offset > 0 {
+        // Past the last page: count separately so the pager can offer the way back.
+        let sql = format!("{TEAM_ROWS} select count(*) from t {TEAM_FILTER}");
+        total = sqlx::query_scalar(&sql)
+            .bind(org_id)
+            .bind(now)
+            .bind(&pattern)
+            .bind(role)
+            .bind(status)
+            .fetch_one(conn)
+            .await?;
+    }
+    Ok((out, total))
+}
+
+/// A member's role and status in an organization (removed members included).
+pub struct Membership {
+    pub role: Role,
+    pub status: String,
+    pub email: String,
+}
+
+pub async fn membership(
+    conn: &mut Conn,
+    org_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Option<Membership>> {
+    let row = sqlx::query(
+        "select m.role, m.status, u.email from memberships m join users u on u.id = m.user_id \
+         where m.org_id = $1 and m.user_id = $2",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        let role: String = r.try_get("role")?;
+        Ok(Membership {
+            role: Role::parse(&role).unwrap_or(Role::Member),
+            status: r.try_get("status")?,
+            email: r.try_get("email")?,
+        })
+    })
+    .transpose()
+}
+
+/// The status of the membership of the account with this address, if it has one.
+pub async fn membership_status_by_email(
+    conn: &mut Conn,
+    org_id: i64,
+    email: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "select m.status from memberships m join users u on u.id = m.user_id \
+         where m.org_id = $1 and u.email = $2",
+    )
+    .bind(org_id)
+    .bind(email)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn set_role(conn: &mut Conn, org_id: i64, user_id: i64, role: Role) -> sqlx::Result<()> {
+    sqlx::query("update memberships set role = $3 where org_id = $1 and user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_status(
+    conn: &mut Conn,
+    org_id: i64,
+    user_id: i64,
+    status: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("update memberships set status = $3 where org_id = $1 and user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .bind(status)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Makes the user an active member with `role`: a new membership, or a removed one restored.
+pub async fn join(
+    conn: &mut Conn,
+    org_id: i64,
+    user_id: i64,
+    role: Role,
+    now: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into memberships (org_id, user_id, role, status, joined_at) values ($1, $2, $3, 'active', $4) \
+         on conflict (org_id, user_id) do update set role = excluded.role, status = 'active', joined_at = excluded.joined_at",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A pending invitation (expired or not).
+pub struct Invitation {
+    pub id: i64,
+    pub org_id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub expires_at: Millis,
+}
+
+const INVITATION_COLUMNS: &str =
+    "i.id, i.org_id, i.email, i.first_name, i.last_name, i.role, i.expires_at";
+
+fn invitation(r: sqlx::any::AnyRow) -> sqlx::Result<Invitation> {
+    let role: String = r.try_get("role")?;
+    Ok(Invitation {
+        id: r.try_get("id")?,
+        org_id: r.try_get("org_id")?,
+        email: r.try_get("email")?,
+        first_name: r.try_get("first_name")?,
+        last_name: r.try_get("last_name")?,
+        role: Role::parse(&role).unwrap_or(Role::Member),
+        expires_at: r.try_get("expires_at")?,
+    })
+}
+
+pub async fn pending_by_email(
+    conn: &mut Conn,
+    org_id: i64,
+    email: &str,
+) -> sqlx::Result<Option<Invitation>> {
+    sqlx::query(&format!(
+        "select {INVITATION_COLUMNS} from invitations i where i.org_id = $1 and i.email = $2 and i.status = 'pending'"
+    ))
+    .bind(org_id)
+    .bind(email)
+    .fetch_optional(conn)
+    .await?
+    .map(invitation)
+    .transpose()
+}
+
+pub async fn pending(conn: &mut Conn, org_id: i64, id: i64) -> sqlx::Result<Option<Invitation>> {
+    sqlx::query(&format!(
+        "select {INVITATION_COLUMNS} from invitations i where i.org_id = $1 and i.id = $2 and i.status = 'pending'"
+    ))
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .map(invitation)
+    .transpose()
+}
+
+pub struct NewInvitation<'a> {
+    pub org_id: i64,
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub role: Role,
+    pub invited_by: i64,
+}
+
+pub async fn insert_invitation(
+    conn: &mut Conn,
+    n: NewInvitation<'_>,
+    now: Millis,
+    expires_at: Millis,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "insert into invitations (org_id, email, first_name, last_name, role, invited_by, created_at, sent_at, expires_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $7, $8) returning id",
+    )
+    .bind(n.org_id)
+    .bind(n.email)
+    .bind(n.first_name)
+    .bind(n.last_name)
+    .bind(n.role.as_str())
+    .bind(n.invited_by)
+    .bind(now)
+    .bind(expires_at)
+    .fetch_one(conn)
+    .await
+}
+
+/// Sends an invitation again: new details, new expiry, and every earlier link retired.
+pub async fn renew_invitation(
+    conn: &mut Conn,
+    id: i64,
+    n: NewInvitation<'_>,
+    now: Millis,
+    expires_at: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update invitations set first_name = $2, last_name = $3, role = $4, invited_by = $5, sent_at = $6, expires_at = $7 \
+         where id = $1",
+    )
+    .bind(id)
+    .bind(n.first_name)
+    .bind(n.last_name)
+    .bind(n.role.as_str())
+    .bind(n.invited_by)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("delete from invitation_links where invitation_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn add_link(
+    conn: &mut Conn,
+    invitation_id: i64,
+    token_hash: &str,
+    now: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into invitation_links (token_hash, invitation_id, created_at) values ($1, $2, $3)",
+    )
+    .bind(token_hash)
+    .bind(invitation_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn cancel(conn: &mut Conn, id: i64) -> sqlx::Result<()> {
+    sqlx::query("update invitations set status = 'cancelled' where id = $1 and status = 'pending'")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("delete from invitation_links where invitation_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What an invitation link shows: the invitation, its organization and who sent it.
+pub struct LinkedInvitation {
+    pub invitation: Invitation,
+    pub org_name: String,
+    pub inviter: String,
+    pub live: bool,
+}
+
+/// The invitation a link belongs to, while it is pending; `live` is false once it expired.
+pub async fn by_link(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: Millis,
+) -> sqlx::Result<Option<LinkedInvitation>> {
+    let row = sqlx::query(&format!(
+        "select {INVITATION_COLUMNS}, o.name as org_name, \
+                coalesce(u.first_name || ' ' || u.last_name, 'An administrator') as inviter \
+         from invitation_links l join invitations i on i.id = l.invitation_id \
+         join organizations o on o.id = i.org_id left join users u on u.id = i.invited_by \
+         where l.token_hash = $1 and i.status = 'pending'"
+    ))
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(LinkedInvitation {
+            org_name: r.try_get("org_name")?,
+            inviter: r.try_get("inviter")?,
+            invitation: invitation(r)?,
+            live: false,
+        })
+    })
+    .transpose()
+    .map(|o| {
+        o.map(|mut l: LinkedInvitation| {
+            l.live = l.invitation.expires_at > now;
+            l
+        })
+    })
+}
+
+/// Marks a pending, unexpired invitation accepted; true for exactly one caller.
+pub async fn accept(conn: &mut Conn, id: i64, user_id: i64, now: Millis) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update invitations set status = 'accepted', accepted_at = $3, accepted_user_id = $2 \
+         where id = $1 and status = 'pending' and expires_at > $3",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("delete from invitation_links where invitation_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,49 @@
+//! `GET /events`: a server-sent event stream that says "team" whenever the team of the
+//! signed-in user's organization changes. Pages refetch what they show; the stream carries
+//! no data, so it needs no permission beyond being a signed-in member.
+
+use super::AppState;
+use app::ports::RequestMeta;
+use axum::Extension;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+pub async fn events(
+    State(state): State<AppState>,
+    Extension(meta): Extension<RequestMeta>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, StatusCode> {
+    let token = meta.session_token.ok_or(StatusCode::UNAUTHORIZED)?;
+    let actor = state
+        .services
+        .accounts
+        .authenticate(&token)
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
+        .ok_or(StatusCode::UNAUTHORIZED)?;
+    if !actor.terms_accepted {
+        return Err(StatusCode::FORBIDDEN);
+    }
+    let org_id = actor.org_id;
+    let receiver = state.events.subscribe();
+    let stream = futures::stream::unfold(receiver, move |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) if e.org_id == org_id => {
+                    return Some((Ok(Event::default().event("team").data("changed")), rx));
+                }
+                Ok(_) => continue,
+                // Missed some: one refetch covers them all.
+                Err(RecvError::Lagged(_)) => {
+                    return Some((Ok(Event::default().event("team").data("changed")), rx));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

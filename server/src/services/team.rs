@@ -1,0 +1,801 @@
+//! The team: invitations, members, seats. Every change runs in one transaction that first
+//! locks the organization row, re-reads the actor's own membership, checks the rules in
+//! `app::model::team`, writes the change with its audit record (and email, through the
+//! outbox), and announces it to open Team pages.
+
+use super::{AccountService, OrInternal};
+use crate::auth::token;
+use crate::clock::{DAY, Millis};
+use crate::db::{self, Conn, audit, sessions, team, users};
+use crate::events::Events;
+use app::error::AppError;
+use app::model::EmailAddress;
+use app::model::PersonName;
+use app::model::team::{
+    BULK_MAX, BulkOutcome, BulkResult, InvitationView, MemberAction, Role, Status, TeamPage,
+    TeamQuery, may_act, may_assign, split_bulk, split_name,
+};
+use app::ports::{Actor, Invite, MemberEdit, NewSession, Registration, Team};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+pub const INVITE_TTL: Millis = 7 * DAY;
+
+const LINK_DEAD: &str = "This invitation link is no longer valid: it was cancelled, already used, or replaced by a newer one. Ask your administrator to resend it.";
+const LINK_EXPIRED: &str = "This invitation has expired. Ask your administrator to resend it.";
+
+#[derive(Clone)]
+pub struct TeamService {
+    pub accounts: AccountService,
+    pub events: Events,
+}
+
+#[derive(Serialize)]
+struct InvitationMail<'a> {
+    first_name: &'a str,
+    inviter: &'a str,
+    org_name: &'a str,
+    role: &'a str,
+    link: String,
+}
+
+/// What every invitation sent in one transaction shares.
+struct Sender {
+    org_id: i64,
+    user_id: i64,
+    org_name: String,
+    inviter: String,
+    seat_limit: i64,
+    seats_used: i64,
+}
+
+struct Entry<'a> {
+    email: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+    role: Role,
+}
+
+fn seats_full(limit: i64) -> AppError {
+    AppError::Refused(format!(
+        "Your organization has used all {limit} seats. Upgrade your plan on the Billing page to invite more people."
+    ))
+}
+
+fn status_of(stored: &str) -> Status {
+    if stored == "disabled" {
+        Status::Disabled
+    } else {
+        Status::Active
+    }
+}
+
+impl TeamService {
+    fn now(&self) -> Millis {
+        self.accounts.clock.now()
+    }
+
+    /// Begins a write transaction holding the organization's lock; returns its seat limit.
+    async fn lock(&self, org_id: i64) -> Result<(db::Tx, i64), AppError> {
+        let mut tx = self.accounts.store.write().await.or_internal("begin")?;
+        let limit = team::lock_org(&mut tx, self.accounts.store.backend, org_id)
+            .await
+            .or_internal("lock organization")?
+            .ok_or(AppError::NotFound)?;
+        Ok((tx, limit))
+    }
+
+    /// The actor's role as it is now, under the lock; refused unless they manage the team.
+    async fn manager(&self, conn: &mut Conn, actor: &Actor) -> Result<Role, AppError> {
+        let me = team::membership(conn, actor.org_id, actor.user_id)
+            .await
+            .or_internal("read own membership")?
+            .filter(|m| m.status == "active")
+            .ok_or(AppError::Unauthorized)?;
+        if me.role.manages_team() {
+            Ok(me.role)
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// Announces the change and commits.
+    async fn finish(&self, mut tx: db::Tx, org_id: i64, sent_mail: bool) -> Result<(), AppError> {
+        self.events
+            .in_transaction(&mut tx, org_id)
+            .await
+            .or_internal("announce change")?;
+        self.accounts.commit(tx, sent_mail).await?;
+        self.events.committed(org_id);
+        Ok(())
+    }
+
+    async fn audit(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        detail: Option<&str>,
+    ) -> Result<(), AppError> {
+        let entry = audit::Entry {
+            org_id: Some(actor.org_id),
+            actor_user_id: Some(actor.user_id),
+            action,
+            target: Some(target),
+            detail,
+        };
+        audit::record(conn, entry, self.now())
+            .await
+            .or_internal("audit")
+    }
+
+    async fn sender(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        seat_limit: i64,
+    ) -> Result<Sender, AppError> {
+        let row: (String, String) = sqlx::query_as(
+            "select o.name, u.first_name || ' ' || u.last_name from organizations o, users u \
+             where o.id = $1 and u.id = $2",
+        )
+        .bind(actor.org_id)
+        .bind(actor.user_id)
+        .fetch_one(&mut *conn)
+        .await
+        .or_internal("read organization")?;
+        let seats_used = team::seats_used(conn, actor.org_id, self.now())
+            .await
+            .or_internal("count seats")?;
+        Ok(Sender {
+            org_id: actor.org_id,
+            user_id: actor.user_id,
+            org_name: row.0,
+            inviter: row.1,
+            seat_limit,
+            seats_used,
+        })
+    }
+
+    /// A new link for an invitation, stored hashed; returns the full URL.
+    async fn new_link(&self, conn: &mut Conn, invitation_id: i64) -> Result<String, AppError> {
+        let secret = token::generate();
+        team::add_link(conn, invitation_id, &token::hash(&secret), self.now())
+            .await
+            .or_internal("store invitation link")?;
+        Ok(self
+            .accounts
+            .config
+            .link(&format!("/invitation?token={secret}")))
+    }
+
+    async fn email_invitation(
+        &self,
+        conn: &mut Conn,
+        s: &Sender,
+        invitation_id: i64,
+        e: &Entry<'_>,
+    ) -> Result<(), AppError> {
+        let link = self.new_link(conn, invitation_id).await?;
+        let subject = format!("{} invited you to join {} on Roster", s.inviter, s.org_name);
+        let values = InvitationMail {
+            first_name: e.first_name,
+            inviter: &s.inviter,
+            org_name: &s.org_name,
+            role: e.role.label(),
+            link,
+        };
+        self.accounts
+            .queue_email(conn, e.email, "invitation", &subject, values)
+            .await
+    }
+
+    /// Invites one address, or says why not; a refused entry leaves nothing behind.
+    async fn invite_one(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        s: &mut Sender,
+        e: Entry<'_>,
+    ) -> Result<BulkOutcome, AppError> {
+        let now = self.now();
+        let member = team::membership_status_by_email(conn, s.org_id, e.email)
+            .await
+            .or_internal("check membership")?;
+        if member.is_some_and(|status| status != "removed") {
+            return Ok(BulkOutcome::AlreadyMember);
+        }
+        let open = team::pending_by_email(conn, s.org_id, e.email)
+            .await
+            .or_internal("check invitations")?;
+        if open.as_ref().is_some_and(|i| i.expires_at > now) {
+            return Ok(BulkOutcome::AlreadyInvited);
+        }
+        if s.seats_used >= s.seat_limit {
+            return Ok(BulkOutcome::OverSeatLimit);
+        }
+        let new = team::NewInvitation {
+            org_id: s.org_id,
+            email: e.email,
+            first_name: e.first_name,
+            last_name: e.last_name,
+            role: e.role,
+            invited_by: s.user_id,
+        };
+        let id = match open {
+            // An expired invitation to the same address is sent again rather than duplicated.
+            Some(expired) => {
+                team::renew_invitation(conn, expired.id, new, now, now + INVITE_TTL)
+                    .await
+                    .or_internal("renew invitation")?;
+                expired.id
+            }
+            None => team::insert_invitation(conn, new, now, now + INVITE_TTL)
+                .await
+                .or_internal("create invitation")?,
+        };
+        self.email_invitation(conn, s, id, &e).await?;
+        self.audit(
+            conn,
+            actor,
+            "invitation.sent",
+            e.email,
+            Some(e.role.as_str()),
+        )
+        .await?;
+        s.seats_used += 1;
+        Ok(BulkOutcome::Invited)
+    }
+
+    /// The invitation behind a link, live or refused with the sentence to show.
+    async fn live_link(
+        &self,
+        conn: &mut Conn,
+        secret: &str,
+    ) -> Result<team::LinkedInvitation, AppError> {
+        let found = team::by_link(conn, &token::hash(secret), self.now())
+            .await
+            .or_internal("find invitation")?
+            .ok_or_else(|| AppError::Refused(LINK_DEAD.into()))?;
+        if !found.live {
+            return Err(AppError::Refused(LINK_EXPIRED.into()));
+        }
+        Ok(found)
+    }
+
+    /// Under the organization's lock: the link is still live and its address has no
+    /// membership that would make accepting meaningless.
+    async fn lock_for_accept(
+        &self,
+        secret: &str,
+    ) -> Result<(db::Tx, team::LinkedInvitation), AppError> {
+        let mut conn = self
+            .accounts
+            .store
+            .pool
+            .acquire()
+            .await
+            .or_internal("acquire")?;
+        let org_id = self.live_link(&mut conn, secret).await?.invitation.org_id;
+        drop(conn);
+        let (mut tx, _) = self.lock(org_id).await?;
+        let linked = self.live_link(&mut tx, secret).await?;
+        let member = team::membership_status_by_email(&mut tx, org_id, &linked.invitation.email)
+            .await
+            .or_internal("check membership")?;
+        if member.is_some_and(|s| s != "removed") {
+            return Err(AppError::Refused(format!(
+                "You are already a member of {}.",
+                linked.org_name
+            )));
+        }
+        Ok((tx, linked))
+    }
+
+    /// Uses the invitation up and makes the user an active member, with the audit record.
+    async fn join(
+        &self,
+        conn: &mut Conn,
+        linked: &team::LinkedInvitation,
+        user_id: i64,
+    ) -> Result<(), AppError> {
+        let now = self.now();
+        let inv = &linked.invitation;
+        if !team::accept(conn, inv.id, user_id, now)
+            .await
+            .or_internal("accept invitation")?
+        {
+            return Err(AppError::Refused(LINK_DEAD.into()));
+        }
+        team::join(conn, inv.org_id, user_id, inv.role, now)
+            .await
+            .or_internal("join organization")?;
+        let entry = audit::Entry {
+            org_id: Some(inv.org_id),
+            actor_user_id: Some(user_id),
+            action: "invitation.accepted",
+            target: Some(&inv.email),
+            detail: Some(inv.role.as_str()),
+        };
+        audit::record(conn, entry, now).await.or_internal("audit")
+    }
+}
+
+#[async_trait::async_trait]
+impl Team for TeamService {
+    async fn list(&self, actor: &Actor, query: TeamQuery) -> Result<TeamPage, AppError> {
+        let now = self.now();
+        let mut conn = self
+            .accounts
+            .store
+            .pool
+            .acquire()
+            .await
+            .or_internal("acquire")?;
+        let (rows, total) = team::list(&mut conn, actor.org_id, actor.user_id, &query, now)
+            .await
+            .or_internal("list team")?;
+        let used = team::seats_used(&mut conn, actor.org_id, now)
+            .await
+            .or_internal("count seats")?;
+        let limit = team::seat_limit(&mut conn, actor.org_id)
+            .await
+            .or_internal("read seat limit")?;
+        Ok(TeamPage {
+            rows,
+            total,
+            page: query.page.max(1),
+            seats: app::model::team::Seats { used, limit },
+            viewer_role: Role::parse(&actor.role).unwrap_or(Role::Member),
+        })
+    }
+
+    async fn invite(&self, actor: &Actor, invite: Invite) -> Result<(), AppError> {
+        let (mut tx, limit) = self.lock(actor.org_id).await?;
+        let me = self.manager(&mut tx, actor).await?;
+        if !may_assign(me, invite.role) {
+            return Err(AppError::Forbidden);
+        }
+        let mut sender = self.sender(&mut tx, actor, limit).await?;
+        let entry = Entry {
+            email: invite.email.as_str(),
+            first_name: invite.first_name.as_str(),
+            last_name: invite.last_name.as_str(),
+            role: invite.role,
+        };
+        let email = invite.email.as_str();
+        match self.invite_one(&mut tx, actor, &mut sender, entry).await? {
+            BulkOutcome::Invited => self.finish(tx, actor.org_id, true).await,
+            BulkOutcome::AlreadyMember => Err(AppError::field(
+                "email",
+                format!("{email} is already a member of this organization."),
+            )),
+            BulkOutcome::AlreadyInvited => Err(AppError::field(
+                "email",
+                format!(
+                    "{email} already has a pending invitation. Use \u{201c}Resend Invitation\u{201d} to send it again."
+                ),
+            )),
+            BulkOutcome::OverSeatLimit => Err(seats_full(limit)),
+            BulkOutcome::Invalid | BulkOutcome::Duplicate => Err(AppError::Internal),
+        }
+    }
+
+    async fn bulk_invite(
+        &self,
+        actor: &Actor,
+        text: &str,
+        role: Role,
+    ) -> Result<Vec<BulkResult>, AppError> {
+        let entries = split_bulk(text);
+        if entries.is_empty() {
+            return Err(AppError::field(
+                "addresses",
+                "Enter at least one email address.",
+            ));
+        }
+        if entries.len() > BULK_MAX {
+            return Err(AppError::field(
+                "addresses",
+                format!(
+                    "Bulk Invite takes at most {BULK_MAX} addresses at a time; this list has {}.",
+                    entries.len()
+                ),
+            ));
+        }
+        let (mut tx, limit) = self.lock(actor.org_id).await?;
+        let me = self.manager(&mut tx, actor).await?;
+        if !may_assign(me, role) {
+            return Err(AppError::Forbidden);
+        }
+        let mut sender = self.sender(&mut tx, actor, limit).await?;
+        let mut seen = HashSet::new();
+        let mut results = Vec::with_capacity(entries.len());
+        let mut invited = false;
+        for e in entries {
+            let outcome = match EmailAddress::parse("addresses", &e.address) {
+                Err(_) => BulkOutcome::Invalid,
+                Ok(email) if !seen.insert(email.clone()) => BulkOutcome::Duplicate,
+                Ok(email) => {
+                    let (first, last) = e.name.as_deref().map(split_name).unwrap_or_default();
+                    // A pasted name is kept only when it is a valid name.
+                    let valid = |n: &str| {
+                        PersonName::parse("name", n, "a name")
+                            .ok()
+                            .map(|p| p.as_str().to_owned())
+                    };
+                    let first = valid(&first).unwrap_or_default();
+                    let last = valid(&last).unwrap_or_default();
+                    let entry = Entry {
+                        email: email.as_str(),
+                        first_name: &first,
+                        last_name: &last,
+                        role,
+                    };
+                    self.invite_one(&mut tx, actor, &mut sender, entry).await?
+                }
+            };
+            invited |= outcome == BulkOutcome::Invited;
+            results.push(BulkResult {
+                entry: e.raw,
+                outcome,
+            });
+        }
+        if invited {
+            self.finish(tx, actor.org_id, true).await?;
+        }
+        Ok(results)
+    }
+
+    async fn resend(&self, actor: &Actor, invitation_id: i64) -> Result<(), AppError> {
+        let now = self.now();
+        let (mut tx, limit) = self.lock(actor.org_id).await?;
+        let me = self.manager(&mut tx, actor).await?;
+        let inv = team::pending(&mut tx, actor.org_id, invitation_id)
+            .await
+            .or_internal("find invitation")?
+            .ok_or(AppError::NotFound)?;
+        if !may_assign(me, inv.role) {
+            return Err(AppError::Forbidden);
+        }
+        let sender = self.sender(&mut tx, actor, limit).await?;
+        // An expired invitation no longer holds a seat; sending it again takes one.
+        if inv.expires_at <= now && sender.seats_used >= limit {
+            return Err(seats_full(limit));
+        }
+        let new = team::NewInvitation {
+            org_id: actor.org_id,
+            email: &inv.email,
+            first_name: &inv.first_name,
+            last_name: &inv.last_name,
+            role: inv.role,
+            invited_by: actor.user_id,
+        };
+        team::renew_invitation(&mut tx, inv.id, new, now, now + INVITE_TTL)
+            .await
+            .or_internal("renew invitation")?;
+        let entry = Entry {
+            email: &inv.email,
+            first_name: &inv.first_name,
+            last_name: &inv.last_name,
+            role: inv.role,
+        };
+        self.email_invitation(&mut tx, &sender, inv.id, &entry)
+            .await?;
+        self.audit(&mut tx, actor, "invitation.resent", &inv.email, None)
+            .await?;
+        self.finish(tx, actor.org_id, true).await
+    }
+
+    async fn cancel(&self, actor: &Actor, invitation_id: i64) -> Result<(), AppError> {
+        let (mut tx, _) = self.lock(actor.org_id).await?;
+        self.manager(&mut tx, actor).await?;
+        let inv = team::pending(&mut tx, actor.org_id, invitation_id)
+            .await
+            .or_internal("find invitation")?
+            .ok_or(AppError::NotFound)?;
+        team::cancel(&mut tx, inv.id)
+            .await
+            .or_internal("cancel invitation")?;
+        self.audit(&mut tx, actor, "invitation.cancelled", &inv.email, None)
+            .await?;
+        self.finish(tx, actor.org_id, false).await
+    }
+
+    async fn invite_link(&self, actor: &Actor, invitation_id: i64) -> Result<String, AppError> {
+        let (mut tx, _) = self.lock(actor.org_id).await?;
+        self.manager(&mut tx, actor).await?;
+        let inv = team::pending(&mut tx, actor.org_id, invitation_id)
+            .await
+            .or_internal("find invitation")?
+            .ok_or(AppError::NotFound)?;
+        if inv.expires_at <= self.now() {
+            return Err(AppError::Refused(
+                "This invitation has expired. Use \u{201c}Resend Invitation\u{201d} to renew it first.".into(),
+            ));
+        }
+        let link = self.new_link(&mut tx, inv.id).await?;
+        self.audit(&mut tx, actor, "invitation.link_copied", &inv.email, None)
+            .await?;
+        self.accounts.commit(tx, false).await?;
+        Ok(link)
+    }
+
+    async fn act(&self, actor: &Actor, user_id: i64, action: MemberAction) -> Result<(), AppError> {
+        let (mut tx, limit) = self.lock(actor.org_id).await?;
+        let me = self.manager(&mut tx, actor).await?;
+        let target = team::membership(&mut tx, actor.org_id, user_id)
+            .await
+            .or_internal("find member")?
+            .filter(|m| m.status != "removed")
+            .ok_or(AppError::NotFound)?;
+        let status = status_of(&target.status);
+        if action == MemberAction::Edit
+            || !may_act(me, user_id == actor.user_id, target.role, status, action)
+        {
+            return Err(AppError::Forbidden);
+        }
+        let (org, now) = (actor.org_id, self.now());
+        let done = match action {
+            MemberAction::Promote => team::set_role(&mut tx, org, user_id, Role::Admin).await,
+            MemberAction::Demote => team::set_role(&mut tx, org, user_id, Role::Member).await,
+            MemberAction::Revoke => team::set_status(&mut tx, org, user_id, "disabled").await,
+            MemberAction::Activate => {
+                // A disabled member still holds a seat, so this never raises usage; the check
+                // guards a limit that was lowered meanwhile.
+                let used = team::seats_used(&mut tx, org, now)
+                    .await
+                    .or_internal("count seats")?;
+                if used > limit {
+                    return Err(seats_full(limit));
+                }
+                team::set_status(&mut tx, org, user_id, "active").await
+            }
+            MemberAction::Remove => team::set_status(&mut tx, org, user_id, "removed").await,
+            MemberAction::Edit => unreachable!("refused above"),
+        };
+        done.or_internal("change member")?;
+        let what = format!("member.{}", action.as_str());
+        self.audit(
+            &mut tx,
+            actor,
+            &what,
+            &target.email,
+            Some(target.role.as_str()),
+        )
+        .await?;
+        self.finish(tx, actor.org_id, false).await
+    }
+
+    async fn edit(&self, actor: &Actor, user_id: i64, edit: MemberEdit) -> Result<(), AppError> {
+        let (mut tx, _) = self.lock(actor.org_id).await?;
+        let me = self.manager(&mut tx, actor).await?;
+        let target = team::membership(&mut tx, actor.org_id, user_id)
+            .await
+            .or_internal("find member")?
+            .filter(|m| m.status != "removed")
+            .ok_or(AppError::NotFound)?;
+        let status = status_of(&target.status);
+        let is_self = user_id == actor.user_id;
+        if !may_act(me, is_self, target.role, status, MemberAction::Edit) {
+            return Err(AppError::Forbidden);
+        }
+        if edit.role != target.role {
+            let change = if edit.role == Role::Admin {
+                MemberAction::Promote
+            } else {
+                MemberAction::Demote
+            };
+            if !may_assign(me, edit.role) || !may_act(me, is_self, target.role, status, change) {
+                return Err(AppError::Forbidden);
+            }
+            team::set_role(&mut tx, actor.org_id, user_id, edit.role)
+                .await
+                .or_internal("change role")?;
+        }
+        users::update_profile(
+            &mut tx,
+            user_id,
+            edit.first_name.as_str(),
+            edit.last_name.as_str(),
+            edit.mobile.as_ref().map(|m| m.as_str()),
+            self.now(),
+        )
+        .await
+        .or_internal("edit member")?;
+        let detail = format!("{} -> {}", target.role.as_str(), edit.role.as_str());
+        self.audit(
+            &mut tx,
+            actor,
+            "member.edited",
+            &target.email,
+            Some(&detail),
+        )
+        .await?;
+        self.finish(tx, actor.org_id, false).await
+    }
+
+    async fn leave(&self, actor: &Actor) -> Result<(), AppError> {
+        let (mut tx, _) = self.lock(actor.org_id).await?;
+        let me = team::membership(&mut tx, actor.org_id, actor.user_id)
+            .await
+            .or_internal("read own membership")?
+            .ok_or(AppError::Unauthorized)?;
+        if me.role == Role::Owner {
+            return Err(AppError::Refused(
+                "The Owner cannot leave the organization they own.".into(),
+            ));
+        }
+        team::set_status(&mut tx, actor.org_id, actor.user_id, "removed")
+            .await
+            .or_internal("leave")?;
+        self.audit(&mut tx, actor, "member.left", &me.email, None)
+            .await?;
+        self.finish(tx, actor.org_id, false).await
+    }
+
+    async fn invitation(
+        &self,
+        secret: &str,
+        viewer: Option<&Actor>,
+    ) -> Result<InvitationView, AppError> {
+        let mut conn = self
+            .accounts
+            .store
+            .pool
+            .acquire()
+            .await
+            .or_internal("acquire")?;
+        let linked = self.live_link(&mut conn, secret).await?;
+        let inv = linked.invitation;
+        let account = users::find_by_email(&mut conn, &inv.email)
+            .await
+            .or_internal("find account")?;
+        let signed_in = match (viewer, &account) {
+            (Some(v), Some(a)) => v.user_id == a.id,
+            _ => false,
+        };
+        Ok(InvitationView {
+            org_name: linked.org_name,
+            inviter: linked.inviter,
+            email: inv.email,
+            first_name: inv.first_name,
+            last_name: inv.last_name,
+            role: inv.role,
+            has_account: account.is_some(),
+            signed_in,
+        })
+    }
+
+    async fn register_and_accept(
+        &self,
+        secret: &str,
+        r: Registration,
+        client: IpAddr,
+    ) -> Result<(), AppError> {
+        self.accounts.limits.client(client)?;
+        // A dead link is refused before hashing, so made-up tokens cannot buy argon2 work.
+        let mut conn = self
+            .accounts
+            .store
+            .pool
+            .acquire()
+            .await
+            .or_internal("acquire")?;
+        self.live_link(&mut conn, secret).await?;
+        drop(conn);
+        let hash = self
+            .accounts
+            .hasher
+            .hash(r.password.expose())
+            .await
+            .or_internal("hash password")?;
+        let (mut tx, linked) = self.lock_for_accept(secret).await?;
+        let now = self.now();
+        let email = linked.invitation.email.clone();
+        let exists = || {
+            AppError::Refused(
+                "An account with this address already exists. Sign in to accept the invitation."
+                    .into(),
+            )
+        };
+        if users::find_by_email(&mut tx, &email)
+            .await
+            .or_internal("find account")?
+            .is_some()
+        {
+            return Err(exists());
+        }
+        let new_user = users::NewUser {
+            email: &email,
+            first_name: r.first_name.as_str(),
+            last_name: r.last_name.as_str(),
+            password_hash: &hash,
+        };
+        let org_id = linked.invitation.org_id;
+        let user_id = match users::insert_user(&mut tx, new_user, Some(org_id), now).await {
+            Ok(id) => id,
+            Err(e) if db::is_unique_violation(&e) => return Err(exists()),
+            Err(e) => return Err(e).or_internal("create user"),
+        };
+        if let Some(m) = &r.mobile {
+            users::update_profile(
+                &mut tx,
+                user_id,
+                r.first_name.as_str(),
+                r.last_name.as_str(),
+                Some(m.as_str()),
+                now,
+            )
+            .await
+            .or_internal("store mobile")?;
+        }
+        self.join(&mut tx, &linked, user_id).await?;
+        self.accounts
+            .issue_verification(&mut tx, user_id, &email, r.first_name.as_str())
+            .await?;
+        self.finish(tx, org_id, true).await
+    }
+
+    async fn accept(&self, actor: &Actor, secret: &str) -> Result<(), AppError> {
+        let (mut tx, linked) = self.lock_for_accept(secret).await?;
+        let me = users::find(&mut tx, actor.user_id)
+            .await
+            .or_internal("find account")?
+            .ok_or(AppError::Unauthorized)?;
+        if me.email != linked.invitation.email {
+            return Err(AppError::Refused(format!(
+                "This invitation is for {}. Sign in with that address to accept it.",
+                linked.invitation.email
+            )));
+        }
+        let org_id = linked.invitation.org_id;
+        self.join(&mut tx, &linked, actor.user_id).await?;
+        // Following the emailed link proves the address.
+        users::mark_verified(&mut tx, actor.user_id, self.now())
+            .await
+            .or_internal("verify")?;
+        sessions::set_org(&mut tx, actor.session_id, org_id)
+            .await
+            .or_internal("switch organization")?;
+        self.finish(tx, org_id, false).await
+    }
+
+    async fn sign_in_and_accept(
+        &self,
+        secret: &str,
+        password: String,
+        client: IpAddr,
+    ) -> Result<NewSession, AppError> {
+        let mut conn = self
+            .accounts
+            .store
+            .pool
+            .acquire()
+            .await
+            .or_internal("acquire")?;
+        let email = self.live_link(&mut conn, secret).await?.invitation.email;
+        drop(conn);
+        let checked = self
+            .accounts
+            .check_password(&email, &password, client)
+            .await?;
+        let (mut tx, linked) = self.lock_for_accept(secret).await?;
+        if linked.invitation.email != checked.user.email {
+            return Err(AppError::Refused(LINK_DEAD.into()));
+        }
+        let org_id = linked.invitation.org_id;
+        self.join(&mut tx, &linked, checked.user.id).await?;
+        users::mark_verified(&mut tx, checked.user.id, self.now())
+            .await
+            .or_internal("verify")?;
+        let token = self
+            .accounts
+            .start_session(&mut tx, &checked, org_id)
+            .await?;
+        self.finish(tx, org_id, false).await?;
+        Ok(NewSession { token })
+    }
+}
