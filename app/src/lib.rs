@@ -38,6 +38,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="data:,"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -67,6 +68,8 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("reset-password") view=ResetPasswordPage/>
                 <Route path=StaticSegment("terms") view=TermsPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("profile") view=pages::profile::ProfilePage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("team") view=pages::team::TeamPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("invitation") view=pages::team::InvitationPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
         <Toasts/>

@@ -1,6 +1,6 @@
-use crate::api::account::signed_in_user;
+use crate::api::account::{signed_in_user, switch_organization};
 use crate::api::auth::SignOut;
-use crate::components::go_to;
+use crate::components::{go_to, toaster};
 use crate::model::CurrentUser;
 use leptos::prelude::*;
 use leptos_router::components::{A, Redirect};
@@ -44,10 +44,11 @@ fn Shell(user: CurrentUser, children: Children) -> impl IntoView {
         <div class="app">
             <aside class="sidebar">
                 <div class="brand">"Roster"</div>
-                <p class="org-name" title="Organization">{user.org_name.clone()}</p>
+                <OrgSwitcher user=user.clone()/>
                 <nav aria-label="Main">
                     <ul>
                         <li><A href="/" exact=true>"Overview"</A></li>
+                        <li><A href="/team">"Team"</A></li>
                         <li><A href="/profile">"Profile"</A></li>
                     </ul>
                 </nav>
@@ -64,9 +65,41 @@ fn Shell(user: CurrentUser, children: Children) -> impl IntoView {
     }
 }
 
+/// The current organization; a switcher when the user belongs to more than one.
+#[component]
+fn OrgSwitcher(user: CurrentUser) -> impl IntoView {
+    if user.orgs.len() < 2 {
+        return view! { <p class="org-name">{user.org_name}</p> }.into_any();
+    }
+    let current = user.org_id;
+    let switch = move |ev: leptos::ev::Event| {
+        let Ok(org_id) = event_target_value(&ev).parse::<i64>() else {
+            return;
+        };
+        let toasts = toaster();
+        leptos::task::spawn_local(async move {
+            match switch_organization(org_id).await {
+                Ok(()) => go_to("/"),
+                Err(e) => toasts.show(e.to_string()),
+            }
+        });
+    };
+    view! {
+        <div class="org-switcher">
+            <label for="org-switch">"Organization"</label>
+            <select id="org-switch" on:change=switch>
+                {user.orgs.into_iter().map(|o| view! {
+                    <option value=o.id selected=o.id == current>{o.name}</option>
+                }).collect_view()}
+            </select>
+        </div>
+    }
+    .into_any()
+}
+
 /// A centred card for the public pages (sign in, sign up, …).
 #[component]
-pub fn PublicCard(title: &'static str, children: Children) -> impl IntoView {
+pub fn PublicCard(#[prop(into)] title: String, children: Children) -> impl IntoView {
     view! {
         <main id="main" class="public">
             <div class="card public-card">

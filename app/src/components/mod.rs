@@ -1,12 +1,14 @@
 //! Reusable widgets.
 
+mod dialog;
 mod field;
 mod frame;
 mod toast;
 
+pub use dialog::Dialog;
 pub use field::{Field, FormMessage};
 pub use frame::{Frame, PublicCard};
-pub use toast::{Toasts, provide_toasts, toast};
+pub use toast::{Toaster, Toasts, provide_toasts, toast, toaster};
 
 use crate::error::AppError;
 use leptos::prelude::*;

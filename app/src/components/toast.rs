@@ -9,11 +9,29 @@ pub fn provide_toasts() {
 
 /// Shows a short message about the result of an action; it fades after a few seconds.
 pub fn toast(message: impl Into<String>) {
-    let Some(ToastList(list)) = use_context::<ToastList>() else {
-        return;
-    };
+    toaster().show(message);
+}
+
+/// A handle for showing toasts later, from code that runs outside the component tree
+/// (such as the end of an asynchronous call).
+#[derive(Clone, Copy)]
+pub struct Toaster(Option<ToastList>);
+
+pub fn toaster() -> Toaster {
+    Toaster(use_context::<ToastList>())
+}
+
+impl Toaster {
+    pub fn show(self, message: impl Into<String>) {
+        if let Some(ToastList(list)) = self.0 {
+            push(list, message.into());
+        }
+    }
+}
+
+fn push(list: RwSignal<Vec<(u64, String)>>, message: String) {
     let id = list.with_untracked(|l| l.last().map(|(id, _)| id + 1).unwrap_or(0));
-    list.update(|l| l.push((id, message.into())));
+    list.update(|l| l.push((id, message)));
     set_timeout(
         move || list.update(|l| l.retain(|(i, _)| *i != id)),
         std::time::Duration::from_secs(5),

@@ -1,0 +1,541 @@
+//! The Team page: members and invitations, seat usage, and what Owner and Admins may do.
+
+mod dialogs;
+mod invitation;
+
+pub use invitation::InvitationPage;
+
+use crate::api::team::{
+    cancel_invitation, change_member, invite_link, leave_organization, resend_invitation,
+    team_members,
+};
+use crate::components::{Frame, go_to, toaster};
+use crate::error::AppError;
+use crate::model::team::{
+    MemberAction, PAGE_SIZE, Role, RowKind, SortKey, Status, TeamPage, TeamRow, format_date,
+    may_act,
+};
+use dialogs::{BulkInviteDialog, ConfirmDialog, EditDialog, InviteDialog, LinkDialog};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use std::future::Future;
+
+#[component]
+pub fn TeamPage() -> impl IntoView {
+    view! {
+        <Title text="Team · Roster"/>
+        <Frame>
+            <Team/>
+        </Frame>
+    }
+}
+
+/// A change that asks for confirmation first.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Pending {
+    Member {
+        user_id: i64,
+        name: String,
+        action: MemberAction,
+    },
+    Cancel {
+        id: i64,
+        email: String,
+    },
+    Leave,
+}
+
+/// The page's shared state, handed to rows and dialogs.
+#[derive(Clone, Copy)]
+pub(crate) struct TeamCtx {
+    refresh: RwSignal<u64>,
+    busy: RwSignal<bool>,
+    invite_open: RwSignal<bool>,
+    bulk_open: RwSignal<bool>,
+    confirm_open: RwSignal<bool>,
+    confirming: RwSignal<Option<Pending>>,
+    edit_open: RwSignal<bool>,
+    editing: RwSignal<Option<TeamRow>>,
+    link_open: RwSignal<bool>,
+    link: RwSignal<Option<String>>,
+}
+
+impl TeamCtx {
+    pub(crate) fn reload(self) {
+        self.refresh.try_update(|v| *v += 1);
+    }
+
+    /// Runs a call, shows how it went as a toast, and reloads the list.
+    pub(crate) fn run<F>(self, call: F, done: String)
+    where
+        F: Future<Output = Result<(), AppError>> + 'static,
+    {
+        let toasts = toaster();
+        self.busy.set(true);
+        leptos::task::spawn_local(async move {
+            match call.await {
+                Ok(()) => toasts.show(done),
+                Err(e) => toasts.show(e.to_string()),
+            }
+            self.busy.try_set(false);
+            self.reload();
+        });
+    }
+
+    fn confirm(self, pending: Pending) {
+        self.confirming.set(Some(pending));
+        self.confirm_open.set(true);
+    }
+}
+
+/// Reloads the list whenever the server says this organization's team changed.
+fn live_updates(ctx: TeamCtx) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::{JsCast, closure::Closure};
+        let Ok(source) = web_sys::EventSource::new("/events") else {
+            return;
+        };
+        let on_team = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| ctx.reload());
+        let _ = source.add_event_listener_with_callback("team", on_team.as_ref().unchecked_ref());
+        // After a dropped connection comes back, changes may have been missed: reload once.
+        let mut opened = false;
+        let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            if opened {
+                ctx.reload();
+            }
+            opened = true;
+        });
+        let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
+        let held = send_wrapper::SendWrapper::new((source, on_team, on_open));
+        on_cleanup(move || held.0.close());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ctx;
+}
+
+#[component]
+fn Team() -> impl IntoView {
+    let ctx = TeamCtx {
+        refresh: RwSignal::new(0),
+        busy: RwSignal::new(false),
+        invite_open: RwSignal::new(false),
+        bulk_open: RwSignal::new(false),
+        confirm_open: RwSignal::new(false),
+        confirming: RwSignal::new(None),
+        edit_open: RwSignal::new(false),
+        editing: RwSignal::new(None),
+        link_open: RwSignal::new(false),
+        link: RwSignal::new(None),
+    };
+    let search = RwSignal::new(String::new());
+    let typed = RwSignal::new(String::new());
+    let role = RwSignal::new(String::new());
+    let status = RwSignal::new(String::new());
+    let sort = RwSignal::new(SortKey::Name);
+    let descending = RwSignal::new(false);
+    let page = RwSignal::new(1_i64);
+    live_updates(ctx);
+    let data = Resource::new(
+        move || {
+            (
+                search.get(),
+                role.get(),
+                status.get(),
+                sort.get(),
+                descending.get(),
+                page.get(),
+                ctx.refresh.get(),
+            )
+        },
+        |(search, role, status, sort, descending, page, _)| {
+            team_members(
+                search,
+                role,
+                status,
+                sort.as_str().to_owned(),
+                descending,
+                page,
+            )
+        },
+    );
+    let on_search = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        typed.set(value.clone());
+        // Wait for a pause in typing before asking the server.
+        set_timeout(
+            move || {
+                if typed.get_untracked() == value {
+                    search.set(value);
+                    page.set(1);
+                }
+            },
+            std::time::Duration::from_millis(250),
+        );
+    };
+    let filtered =
+        move || !typed.get().is_empty() || !role.get().is_empty() || !status.get().is_empty();
+    let clear = move |_| {
+        typed.set(String::new());
+        search.set(String::new());
+        role.set(String::new());
+        status.set(String::new());
+        page.set(1);
+    };
+    let sort_by = move |key: SortKey| {
+        if sort.get_untracked() == key {
+            descending.update(|d| *d = !*d);
+        } else {
+            sort.set(key);
+            descending.set(key == SortKey::Date);
+        }
+        page.set(1);
+    };
+    view! {
+        <Transition fallback=|| view! { <header class="page-header"><h1>"Team"</h1></header> }>
+            {move || Suspend::new(async move {
+                data.await.ok().map(|p| view! { <Header page=p ctx/> })
+            })}
+        </Transition>
+        <div class="toolbar" role="search">
+            <div class="field field-search">
+                <label for="team-search">"Search"</label>
+                <input id="team-search" type="search" placeholder="Search by name or email"
+                    prop:value=move || typed.get() on:input=on_search/>
+            </div>
+            <div class="field">
+                <label for="team-role">"Role"</label>
+                <select id="team-role" prop:value=move || role.get()
+                    on:change=move |ev| { role.set(event_target_value(&ev)); page.set(1); }>
+                    <option value="">"All roles"</option>
+                    {Role::ALL.map(|r| view! { <option value=r.as_str()>{r.label()}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="team-status">"Status"</label>
+                <select id="team-status" prop:value=move || status.get()
+                    on:change=move |ev| { status.set(event_target_value(&ev)); page.set(1); }>
+                    <option value="">"All statuses"</option>
+                    {Status::ALL.map(|s| view! { <option value=s.as_str()>{s.label()}</option> }).collect_view()}
+                </select>
+            </div>
+            <Show when=filtered>
+                <button type="button" class="btn btn-secondary" on:click=clear>"Clear filters"</button>
+            </Show>
+        </div>
+        <Transition fallback=|| view! { <p class="loading">"Loading the team…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(p) => {
+                        let total = p.total;
+                        view! {
+                            <Table page=p ctx sort descending sort_by filtered=Signal::derive(filtered)/>
+                            <Pager total page/>
+                        }.into_any()
+                    }
+                    Err(e) => view! {
+                        <div class="banner banner-error" role="alert">{e.to_string()}</div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+        <InviteDialog ctx/>
+        <BulkInviteDialog ctx/>
+        <EditDialog ctx/>
+        <ConfirmDialog ctx/>
+        <LinkDialog ctx/>
+    }
+}
+
+#[component]
+fn Header(page: TeamPage, ctx: TeamCtx) -> impl IntoView {
+    let seats = page.seats;
+    let manager = page.viewer_role.manages_team();
+    let full = seats.full();
+    view! {
+        <header class="page-header">
+            <div class="title-group">
+                <h1>"Team"</h1>
+                <p class="seats" class:seats-warn=seats.nearly_full()>
+                    <progress class="seat-bar" aria-hidden="true" max=seats.limit.max(1) value=seats.used.min(seats.limit)></progress>
+                    {format!("{}/{} seats", seats.used, seats.limit)}
+                </p>
+            </div>
+            <Show when=move || manager>
+                <div class="header-actions">
+                    <button type="button" class="btn btn-primary" disabled=full
+                        on:click=move |_| ctx.invite_open.set(true)>"Invite User"</button>
+                    <button type="button" class="btn btn-secondary" disabled=full
+                        on:click=move |_| ctx.bulk_open.set(true)>"Bulk Invite"</button>
+                </div>
+            </Show>
+        </header>
+        <Show when=move || manager && full>
+            <div class="banner banner-warning" role="status">
+                {format!("Your organization has used all {} seats. ", seats.limit)}
+                <a href="/billing">"Upgrade"</a>
+                " to invite more people."
+            </div>
+        </Show>
+    }
+}
+
+#[component]
+fn SortHeader(
+    key: SortKey,
+    label: &'static str,
+    sort: RwSignal<SortKey>,
+    descending: RwSignal<bool>,
+    sort_by: impl Fn(SortKey) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let state = move || {
+        if sort.get() != key {
+            "none"
+        } else if descending.get() {
+            "descending"
+        } else {
+            "ascending"
+        }
+    };
+    view! {
+        <th scope="col" aria-sort=state>
+            <button type="button" class="sort" on:click=move |_| sort_by(key)>
+                {label}
+                <span class="sort-mark" aria-hidden="true">{move || match state() {
+                    "ascending" => "▲",
+                    "descending" => "▼",
+                    _ => "",
+                }}</span>
+            </button>
+        </th>
+    }
+}
+
+#[component]
+fn Table(
+    page: TeamPage,
+    ctx: TeamCtx,
+    sort: RwSignal<SortKey>,
+    descending: RwSignal<bool>,
+    sort_by: impl Fn(SortKey) + Copy + Send + Sync + 'static,
+    filtered: Signal<bool>,
+) -> impl IntoView {
+    if page.rows.is_empty() {
+        let text = if filtered.get_untracked() {
+            "Nobody matches these filters."
+        } else {
+            "Nobody is on this page."
+        };
+        return view! { <div class="empty card"><p>{text}</p></div> }.into_any();
+    }
+    let viewer = page.viewer_role;
+    let rows = page
+        .rows
+        .into_iter()
+        .map(|row| view! { <Row row viewer ctx/> })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="table">
+                <caption class="sr-only">"Members and invitations"</caption>
+                <thead>
+                    <tr>
+                        <SortHeader key=SortKey::Name label="Name" sort descending sort_by/>
+                        <SortHeader key=SortKey::Email label="Email" sort descending sort_by/>
+                        <SortHeader key=SortKey::Role label="Role" sort descending sort_by/>
+                        <SortHeader key=SortKey::Status label="Status" sort descending sort_by/>
+                        <SortHeader key=SortKey::Date label="Joined" sort descending sort_by/>
+                        <th scope="col">"Actions"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn Row(row: TeamRow, viewer: Role, ctx: TeamCtx) -> impl IntoView {
+    let name = row.name();
+    let shown_name = if name.trim().is_empty() {
+        "—".to_owned()
+    } else {
+        name.clone()
+    };
+    let date = match row.kind {
+        RowKind::Member => format_date(row.date),
+        RowKind::Invitation => format!("Invited {}", format_date(row.date)),
+    };
+    let status_class = format!("badge badge-{}", row.status.as_str());
+    let actions = match row.kind {
+        RowKind::Member => member_actions(&row, viewer, ctx).into_any(),
+        RowKind::Invitation => invitation_actions(&row, viewer, ctx).into_any(),
+    };
+    view! {
+        <tr>
+            <td data-label="Name">
+                <span>
+                    {shown_name}
+                    {row.is_self.then(|| view! { <span class="you">" (you)"</span> })}
+                </span>
+            </td>
+            <td data-label="Email" class="email">{row.email.clone()}</td>
+            <td data-label="Role">{row.role.label()}</td>
+            <td data-label="Status"><span class=status_class>{row.status.label()}</span></td>
+            <td data-label="Joined" class="date">{date}</td>
+            <td data-label="Actions" class="actions"><div class="action-list">{actions}</div></td>
+        </tr>
+    }
+}
+
+fn member_actions(row: &TeamRow, viewer: Role, ctx: TeamCtx) -> impl IntoView + use<> {
+    let busy = move || ctx.busy.get();
+    let mut buttons = Vec::new();
+    for action in MemberAction::ALL {
+        if !may_act(viewer, row.is_self, row.role, row.status, action) {
+            continue;
+        }
+        let (user_id, name) = (row.id, row.name());
+        let edit_row = row.clone();
+        let on_click = move |_| match action {
+            MemberAction::Edit => {
+                ctx.editing.set(Some(edit_row.clone()));
+                ctx.edit_open.set(true);
+            }
+            MemberAction::Revoke | MemberAction::Remove => ctx.confirm(Pending::Member {
+                user_id,
+                name: name.clone(),
+                action,
+            }),
+            _ => {
+                let done = match action {
+                    MemberAction::Promote => format!("{name} is now an Admin."),
+                    MemberAction::Demote => format!("{name} is now a Member."),
+                    _ => format!("{name} is active again."),
+                };
+                ctx.run(change_member(user_id, action.as_str().to_owned()), done);
+            }
+        };
+        let class = match action {
+            MemberAction::Remove | MemberAction::Revoke => "btn btn-small btn-danger",
+            _ => "btn btn-small btn-secondary",
+        };
+        buttons.push(view! {
+            <button type="button" class=class disabled=busy on:click=on_click>{action.label()}</button>
+        }.into_any());
+    }
+    if row.is_self && row.role != Role::Owner {
+        buttons.push(
+            view! {
+                <button type="button" class="btn btn-small btn-danger" disabled=busy
+                    on:click=move |_| ctx.confirm(Pending::Leave)>"Leave"</button>
+            }
+            .into_any(),
+        );
+    }
+    buttons
+}
+
+fn invitation_actions(row: &TeamRow, viewer: Role, ctx: TeamCtx) -> impl IntoView + use<> {
+    if !viewer.manages_team() {
+        return Vec::new();
+    }
+    let busy = move || ctx.busy.get();
+    let (id, email) = (row.id, row.email.clone());
+    let resend_email = email.clone();
+    let mut buttons = vec![
+        view! {
+            <button type="button" class="btn btn-small btn-secondary" disabled=busy
+                on:click=move |_| ctx.run(resend_invitation(id), format!("Invitation sent again to {resend_email}."))>
+                "Resend Invitation"
+            </button>
+        }
+        .into_any(),
+    ];
+    if row.status == Status::Pending {
+        let copy = move |_| {
+            let toasts = toaster();
+            leptos::task::spawn_local(async move {
+                match invite_link(id).await {
+                    Ok(link) => {
+                        ctx.link.set(Some(link));
+                        ctx.link_open.set(true);
+                    }
+                    Err(e) => toasts.show(e.to_string()),
+                }
+            });
+        };
+        buttons.push(
+            view! {
+                <button type="button" class="btn btn-small btn-secondary" disabled=busy on:click=copy>
+                    "Copy invite link"
+                </button>
+            }
+            .into_any(),
+        );
+    }
+    buttons.push(
+        view! {
+            <button type="button" class="btn btn-small btn-danger" disabled=busy
+                on:click=move |_| ctx.confirm(Pending::Cancel { id, email: email.clone() })>"Cancel"</button>
+        }
+        .into_any()
+    );
+    buttons
+}
+
+/// Does what a confirmed `Pending` change asks for.
+pub(crate) fn carry_out(ctx: TeamCtx, pending: Pending) {
+    match pending {
+        Pending::Member {
+            user_id,
+            name,
+            action,
+        } => {
+            let done = match action {
+                MemberAction::Revoke => format!("{name} is disabled."),
+                _ => format!("{name} was removed from the organization."),
+            };
+            ctx.run(change_member(user_id, action.as_str().to_owned()), done);
+        }
+        Pending::Cancel { id, email } => {
+            ctx.run(
+                cancel_invitation(id),
+                format!("The invitation to {email} was cancelled."),
+            );
+        }
+        Pending::Leave => {
+            let toasts = toaster();
+            leptos::task::spawn_local(async move {
+                match leave_organization().await {
+                    Ok(()) => go_to("/sign-in"),
+                    Err(e) => toasts.show(e.to_string()),
+                }
+            });
+        }
+    }
+}
+
+#[component]
+fn Pager(total: i64, page: RwSignal<i64>) -> impl IntoView {
+    let pages = move || ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let range = move || {
+        let t = total;
+        if t == 0 {
+            return "No results".to_owned();
+        }
+        let first = (page.get() - 1) * PAGE_SIZE + 1;
+        let last = (page.get() * PAGE_SIZE).min(t);
+        format!("{first}–{last} of {t}")
+    };
+    view! {
+        <nav class="pager" aria-label="Pages">
+            <button type="button" class="btn btn-secondary" disabled=move || { page.get() <= 1 }
+                on:click=move |_| page.update(|p| *p -= 1)>"Previous"</button>
+            <span>{range} " · Page " {move || page.get()} " of " {pages}</span>
+            <button type="button" class="btn btn-secondary" disabled=move || { page.get() >= pages() }
+                on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
+        </nav>
+    }
+}

@@ -1,0 +1,197 @@
+import { Browser, expect, Page, test } from "@playwright/test";
+import { expectAccessible, hydrated, linkIn, PASSWORD, signIn, signUp, uniqueEmail, verifyByEmail, waitForEmail } from "./helpers";
+
+/** A new organization whose Owner is signed in and on the Team page. */
+async function ownerOnTeamPage(page: Page): Promise<string> {
+  const email = uniqueEmail("owner");
+  await signUp(page, email);
+  await verifyByEmail(page, email);
+  await signIn(page, email);
+  await expect(page).toHaveURL(/\/terms$/);
+  await hydrated(page);
+  await page.getByRole("button", { name: "I Accept" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await page.goto("/team");
+  await hydrated(page);
+  return email;
+}
+
+async function invite(page: Page, email: string, first: string, role = "Member") {
+  await page.getByRole("button", { name: "Invite User" }).click();
+  const dialog = page.getByRole("dialog", { name: "Invite User" });
+  await expect(dialog).toBeVisible();
+  await dialog.getByLabel("First Name").fill(first);
+  await dialog.getByLabel("Last Name").fill("Hopper");
+  await dialog.getByLabel("Email Address").fill(email);
+  await dialog.getByLabel("Role").selectOption({ label: role });
+  await dialog.getByRole("button", { name: "Invite User" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByRole("status").filter({ hasText: `Invitation sent to ${email}.` })).toBeVisible();
+}
+
+function row(page: Page, email: string) {
+  return page.getByRole("row").filter({ hasText: email });
+}
+
+async function newPage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext();
+  return context.newPage();
+}
+
+test("an invitee registers through the emailed link and turns Active on the admin's open page", async ({ page, browser }) => {
+  await ownerOnTeamPage(page);
+  await expectAccessible(page);
+  const grace = uniqueEmail("grace");
+  await page.getByRole("button", { name: "Invite User" }).click();
+  await expectAccessible(page);
+  await page.keyboard.press("Escape");
+  await invite(page, grace, "Grace");
+  await expect(row(page, grace).getByText("Pending")).toBeVisible();
+
+  const mail = await waitForEmail(grace, "invited you to join Analytical Engines");
+  const invitee = await newPage(browser);
+  await invitee.goto(linkIn(mail, "/invitation"));
+  await hydrated(invitee);
+  await expect(invitee.getByText("Ada Lovelace of Analytical Engines invited you to join as Member.")).toBeVisible();
+  await expect(invitee.getByLabel("Email Address")).toHaveValue(grace);
+  await expect(invitee.getByLabel("Email Address")).toHaveAttribute("readonly", "");
+  await expectAccessible(invitee);
+  await invitee.getByLabel("Password").fill(PASSWORD);
+  await invitee.getByRole("button", { name: "Register and Accept Invite" }).click();
+  await expect(invitee.getByText("Check your email.")).toBeVisible();
+
+  // The admin's page, never reloaded, hears about it within a moment.
+  await expect(row(page, grace).getByText("Active")).toBeVisible({ timeout: 3_000 });
+
+  await verifyByEmail(invitee, grace);
+  await signIn(invitee, grace);
+  await expect(invitee).toHaveURL(/\/terms$/);
+  await hydrated(invitee);
+  await invitee.getByRole("button", { name: "I Accept" }).click();
+  await expect(invitee).toHaveURL(/\/$/);
+  await expect(invitee.getByText("Analytical Engines").first()).toBeVisible();
+
+  // A Member sees the list, read-only.
+  await invitee.goto("/team");
+  await hydrated(invitee);
+  await expect(row(invitee, grace)).toBeVisible();
+  await expect(invitee.getByRole("button", { name: "Invite User" })).toHaveCount(0);
+  await expect(invitee.getByRole("button", { name: "Bulk Invite" })).toHaveCount(0);
+  for (const label of ["Promote", "Demote", "Revoke", "Activate", "Edit", "Remove", "Resend Invitation", "Cancel"]) {
+    await expect(invitee.getByRole("button", { name: label, exact: true })).toHaveCount(0);
+  }
+  await expectAccessible(invitee);
+
+  // The Owner manages the new member; the member's open page follows along.
+  await row(page, grace).getByRole("button", { name: "Promote" }).click();
+  await expect(row(page, grace).getByRole("cell", { name: "Admin", exact: true })).toBeVisible();
+  await expect(row(invitee, grace).getByRole("cell", { name: "Admin", exact: true })).toBeVisible({ timeout: 3_000 });
+  await row(page, grace).getByRole("button", { name: "Demote" }).click();
+  await expect(row(page, grace).getByRole("cell", { name: "Member", exact: true })).toBeVisible();
+  await row(page, grace).getByRole("button", { name: "Revoke" }).click();
+  const confirm = page.getByRole("dialog", { name: /^Revoke/ });
+  await expect(confirm).toBeVisible();
+  await expectAccessible(page);
+  await confirm.getByRole("button", { name: "Revoke" }).click();
+  await expect(row(page, grace).getByText("Disabled")).toBeVisible();
+  // A disabled member's session stops working on the next request.
+  await invitee.goto("/team");
+  await expect(invitee).toHaveURL(/\/sign-in$/);
+  await row(page, grace).getByRole("button", { name: "Activate" }).click();
+  await expect(row(page, grace).getByText("Active")).toBeVisible();
+  await row(page, grace).getByRole("button", { name: "Edit" }).click();
+  const edit = page.getByRole("dialog", { name: /^Edit/ });
+  await edit.getByLabel("Mobile Number").fill("12");
+  await edit.getByRole("button", { name: "Save Changes" }).click();
+  await expect(edit.getByText("Enter a mobile number")).toBeVisible();
+  await expectAccessible(page);
+  await edit.getByLabel("First Name").fill("Amazing Grace");
+  await edit.getByLabel("Mobile Number").fill("+44 20 7946 0958");
+  await edit.getByRole("button", { name: "Save Changes" }).click();
+  await expect(edit).toBeHidden();
+  await expect(row(page, grace).getByText("Amazing Grace Hopper")).toBeVisible();
+  await row(page, grace).getByRole("button", { name: "Remove" }).click();
+  await page.getByRole("dialog", { name: /^Remove/ }).getByRole("button", { name: "Remove" }).click();
+  await expect(row(page, grace)).toHaveCount(0);
+});
+
+test("resending replaces the link; cancelling kills it and frees the seat", async ({ page, browser }) => {
+  await ownerOnTeamPage(page);
+  const kim = uniqueEmail("kim");
+  await invite(page, kim, "Kim");
+  await expect(page.getByText("2/50 seats")).toBeVisible();
+  const first = linkIn(await waitForEmail(kim, "invited you"), "/invitation");
+
+  await row(page, kim).getByRole("button", { name: "Resend Invitation" }).click();
+  await expect(page.getByRole("status").filter({ hasText: `Invitation sent again to ${kim}.` })).toBeVisible();
+  const second = linkIn(await waitForEmail(kim, "invited you", 2), "/invitation");
+  expect(second).not.toEqual(first);
+
+  const visitor = await newPage(browser);
+  await visitor.goto(first);
+  await expect(visitor.getByRole("alert")).toContainText("no longer valid");
+  await expect(visitor.getByLabel("Password")).toHaveCount(0);
+  await expectAccessible(visitor);
+
+  await row(page, kim).getByRole("button", { name: "Copy invite link" }).click();
+  const linkDialog = page.getByRole("dialog", { name: "Invite link" });
+  await expect(linkDialog.getByLabel("Invite link")).toHaveValue(/\/invitation\?token=/);
+  await expectAccessible(page);
+  await page.keyboard.press("Escape");
+
+  await row(page, kim).getByRole("button", { name: "Cancel" }).click();
+  const confirm = page.getByRole("dialog", { name: "Cancel this invitation?" });
+  await confirm.getByRole("button", { name: "Cancel Invitation" }).click();
+  await expect(row(page, kim)).toHaveCount(0);
+  await expect(page.getByText("1/50 seats")).toBeVisible();
+  await visitor.goto(second);
+  await expect(visitor.getByRole("alert")).toContainText("Ask your administrator to resend it");
+});
+
+test("bulk invite reports every line and the seat limit stops further invitations", async ({ page }) => {
+  await ownerOnTeamPage(page);
+  const tag = `${Date.now()}${Math.floor(Math.random() * 1e4)}`;
+  const good = (i: number) => `bulk${i}.${tag}@example.com`;
+  await page.getByRole("button", { name: "Bulk Invite" }).click();
+  const dialog = page.getByRole("dialog", { name: "Bulk Invite" });
+  await dialog
+    .getByLabel("Email addresses (one per line)")
+    .fill([`Alan Turing <${good(1)}>`, "not an address", `${good(2)}; ${good(1)}`].join("\n"));
+  await dialog.getByRole("button", { name: "Send Invitations" }).click();
+  await expect(dialog.getByText("2 invited, 2 not invited.")).toBeVisible();
+  const results = dialog.getByRole("list", { name: "Results" });
+  await expect(results.getByRole("listitem")).toHaveText([
+    `Alan Turing <${good(1)}>Invited`,
+    "not an addressInvalid address",
+    `${good(2)}Invited`,
+    `${good(1)}Duplicate in the list`,
+  ]);
+  await expectAccessible(page);
+  await dialog.getByRole("button", { name: "Done" }).click();
+  await expect(row(page, good(1)).getByText("Alan Turing")).toBeVisible();
+  await waitForEmail(good(2), "invited you");
+
+  // Fill the remaining 47 seats in one go, then one more is over the limit.
+  await page.getByRole("button", { name: "Bulk Invite" }).click();
+  const rest = Array.from({ length: 48 }, (_, i) => good(i + 10)).join("\n");
+  await dialog.getByLabel("Email addresses (one per line)").fill(rest);
+  await dialog.getByRole("button", { name: "Send Invitations" }).click();
+  await expect(dialog.getByText("47 invited, 1 not invited.")).toBeVisible();
+  await expect(results.getByRole("listitem").last()).toHaveText(`${good(57)}Over the seat limit`);
+  await dialog.getByRole("button", { name: "Done" }).click();
+
+  await expect(page.getByText("50/50 seats")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Invite User" })).toBeDisabled();
+  await expect(page.getByRole("button", { name: "Bulk Invite" })).toBeDisabled();
+  await expect(page.getByText("Your organization has used all 50 seats.")).toBeVisible();
+  await expect(page.getByRole("link", { name: "Upgrade" })).toHaveAttribute("href", "/billing");
+  await expectAccessible(page);
+
+  // Search, filter and paging run on the server.
+  await page.getByLabel("Search").fill(good(12));
+  await expect(page.getByRole("row")).toHaveCount(2);
+  await page.getByRole("button", { name: "Clear filters" }).click();
+  await expect(page.getByText("1–50 of 50")).toBeVisible();
+  await page.getByLabel("Status").selectOption({ label: "Active" });
+  await expect(page.getByRole("row")).toHaveCount(2);
+});
