@@ -885,3 +885,67 @@ on_both!(open_team_pages_hear_about_changes, |db| {
     let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
     assert!(text.contains("event: team"), "{text}");
 });
+
+on_both!(members_do_not_see_mobile_numbers, |db| {
+    let app = TestApp::new(db).await;
+    let owner = app.member(OWNER).await;
+    let m = app.joined(&owner, "m@example.com", "member").await;
+    let other = app.joined(&owner, "other@example.com", "member").await;
+    let id = app.user_id("m@example.com").await.to_string();
+    let r = app
+        .post(
+            "edit_member",
+            &[
+                ("user_id", &id),
+                ("first_name", "M"),
+                ("last_name", "M"),
+                ("mobile", "+1 555 010 2030"),
+                ("role", "member"),
+            ],
+        )
+        .session(&owner)
+        .send()
+        .await;
+    assert_eq!(r.error(), None);
+    let mobile = |team: Value| row(&team, "m@example.com")["mobile"].clone();
+    assert_eq!(
+        mobile(app.team(&owner, &[]).await.json()),
+        "+1 555 010 2030"
+    );
+    assert_eq!(mobile(app.team(&m, &[]).await.json()), "+1 555 010 2030");
+    assert_eq!(mobile(app.team(&other, &[]).await.json()), Value::Null);
+});
+
+on_both!(a_role_change_is_emailed_to_the_member, |db| {
+    let app = TestApp::new(db).await;
+    let owner = app.member(OWNER).await;
+    app.joined(&owner, "m@example.com", "member").await;
+    let before = app.emails_to("m@example.com").await.len();
+    app.act(&owner, "m@example.com", "promote").await;
+    app.act(&owner, "m@example.com", "demote").await;
+    let id = app.user_id("m@example.com").await.to_string();
+    app.post(
+        "edit_member",
+        &[
+            ("user_id", &id),
+            ("first_name", "M"),
+            ("last_name", "M"),
+            ("mobile", ""),
+            ("role", "admin"),
+        ],
+    )
+    .session(&owner)
+    .send()
+    .await;
+    let emails = app.emails_to("m@example.com").await;
+    let subjects: Vec<&str> = emails[before..].iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "Your role in Analytical Engines is now Admin",
+            "Your role in Analytical Engines is now Member",
+            "Your role in Analytical Engines is now Admin",
+        ]
+    );
+    assert!(emails.last().unwrap().1.contains("Ada Lovelace"));
+});

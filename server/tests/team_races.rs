@@ -204,3 +204,49 @@ on_both!(
         }
     }
 );
+
+on_both!(
+    concurrent_invites_of_one_address_make_one_invitation,
+    |db| {
+        let app = Arc::new(TestApp::new(db).await);
+        let owner = app.member(OWNER).await;
+        let admin = app.joined(&owner, "admin@example.com", "admin").await;
+        let barrier = Arc::new(Barrier::new(12));
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let (app, barrier) = (app.clone(), barrier.clone());
+            let session = if i % 2 == 0 {
+                owner.clone()
+            } else {
+                admin.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                app.invite(&session, "grace@example.com", "member")
+                    .await
+                    .app_error()
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                None => ok += 1,
+                Some(e) => assert!(
+                    e.for_field("email")
+                        .is_some_and(|m| m.contains("pending invitation")),
+                    "{e:?}"
+                ),
+            }
+        }
+        assert_eq!(ok, 1);
+        assert_eq!(
+            count(
+                &app,
+                "select count(*) from invitations where email = 'grace@example.com'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(app.emails_to("grace@example.com").await.len(), 1);
+    }
+);

@@ -40,9 +40,13 @@ pub async fn seat_limit(conn: &mut Conn, org_id: i64) -> sqlx::Result<i64> {
         .await
 }
 
-fn sort_expr(key: SortKey) -> &'static str {
+fn sort_expr(key: SortKey, backend: Backend) -> &'static str {
     match key {
-        SortKey::Name => "lower(t.first_name || ' ' || t.last_name)",
+        // SQLite's NOCASE collation compares without building lower-case copies.
+        SortKey::Name if backend == Backend::Sqlite => {
+            "t.first_name collate nocase, t.last_name collate nocase"
+        }
+        SortKey::Name => "lower(t.first_name), lower(t.last_name)",
         SortKey::Email => "t.email",
         SortKey::Role => "case t.role when 'owner' then 0 when 'admin' then 1 else 2 end",
         SortKey::Status => {
@@ -79,22 +83,33 @@ const TEAM_FILTER: &str = "where ($3 = '%%' or lower(t.first_name || ' ' || t.la
         or t.email like $3 escape '\\') \
     and ($4 = '' or t.role = $4) and ($5 = '' or t.status = $5) ";
 
+/// How many rows match without a search: counted from the two tables' indexes alone.
+const TEAM_COUNT_UNSEARCHED: &str = "select \
+    (select count(*) from memberships m where m.org_id = $1 and m.status <> 'removed' \
+        and ($3 = '' or m.role = $3) and ($4 = '' or m.status = $4)) \
+  + (select count(*) from invitations i where i.org_id = $1 and i.status = 'pending' \
+        and ($3 = '' or i.role = $3) \
+        and ($4 = '' or (case when i.expires_at > $2 then 'pending' else 'expired' end) = $4))";
+
 /// One page of members and invitations matching the query, and how many match in all.
 pub async fn list(
     conn: &mut Conn,
+    backend: Backend,
     org_id: i64,
     viewer: i64,
     q: &TeamQuery,
     now: Millis,
 ) -> sqlx::Result<(Vec<TeamRow>, i64)> {
+    let direction = if q.descending { "desc" } else { "asc" };
     let order = format!(
-        "order by {} {}, t.kind, t.id",
-        sort_expr(q.sort),
-        if q.descending { "desc" } else { "asc" }
+        "order by {}, t.kind, t.id",
+        sort_expr(q.sort, backend)
+            .split(", ")
+            .map(|e| format!("{e} {direction}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let sql = format!(
-        "{TEAM_ROWS} select t.*, count(*) over () as total from t {TEAM_FILTER} {order} limit $6 offset $7"
-    );
+    let sql = format!("{TEAM_ROWS} select t.* from t {TEAM_FILTER} {order} limit $6 offset $7");
     let pattern = like_pattern(&q.search);
     let role = q.role.map(Role::as_str).unwrap_or("");
     let status = q.status.map(Status::as_str).unwrap_or("");
@@ -109,10 +124,8 @@ pub async fn list(
         .bind(offset)
         .fetch_all(&mut *conn)
         .await?;
-    let mut total = 0;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        total = r.try_get("total")?;
         let kind = if r.try_get::<i64, _>("kind")? == 0 {
             RowKind::Member
         } else {
@@ -134,18 +147,25 @@ pub async fn list(
             is_self: kind == RowKind::Member && id == viewer,
         });
     }
-    if out.is_empty() && offset > 0 {
-        // Past the last page: count separately so the pager can offer the way back.
+    let total = if q.search.trim().is_empty() {
+        sqlx::query_scalar(TEAM_COUNT_UNSEARCHED)
+            .bind(org_id)
+            .bind(now)
+            .bind(role)
+            .bind(status)
+            .fetch_one(conn)
+            .await?
+    } else {
         let sql = format!("{TEAM_ROWS} select count(*) from t {TEAM_FILTER}");
-        total = sqlx::query_scalar(&sql)
+        sqlx::query_scalar(&sql)
             .bind(org_id)
             .bind(now)
             .bind(&pattern)
             .bind(role)
             .bind(status)
             .fetch_one(conn)
-            .await?;
-    }
+            .await?
+    };
     Ok((out, total))
 }
 

@@ -50,6 +50,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("invitation.txt", include_str!("templates/invitation.txt")),
     ("invitation.html", include_str!("templates/invitation.html")),
+    (
+        "role_changed.txt",
+        include_str!("templates/role_changed.txt"),
+    ),
+    (
+        "role_changed.html",
+        include_str!("templates/role_changed.html"),
+    ),
 ];
 
 impl Default for Templates {
@@ -100,9 +108,10 @@ mod tests {
             "reset_password",
             "password_changed",
             "invitation",
+            "role_changed",
         ] {
             let r = t
-                .render(name, "Subject", minijinja::context! { first_name => "<b>Ada</b>", inviter => "Grace", org_name => "Acme", role => "Member", link => "https://r.example/x?token=a&b" })
+                .render(name, "Subject", minijinja::context! { first_name => "<b>Ada</b>", inviter => "Grace", changed_by => "Grace", org_name => "Acme", role => "Member", link => "https://r.example/x?token=a&b" })
                 .unwrap();
             assert!(r.text.contains("Ada"), "{name} text");
             assert!(

@@ -32,6 +32,15 @@ pub struct TeamService {
 }
 
 #[derive(Serialize)]
+struct RoleMail<'a> {
+    first_name: &'a str,
+    changed_by: &'a str,
+    org_name: &'a str,
+    role: &'a str,
+    link: String,
+}
+
+#[derive(Serialize)]
 struct InvitationMail<'a> {
     first_name: &'a str,
     inviter: &'a str,
@@ -249,6 +258,38 @@ impl TeamService {
         Ok(BulkOutcome::Invited)
     }
 
+    /// Tells a member their role changed (a security-relevant change), in the caller's transaction.
+    async fn email_role_change(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        user_id: i64,
+        role: Role,
+    ) -> Result<(), AppError> {
+        let (first_name, email, org_name, changed_by): (String, String, String, String) =
+            sqlx::query_as(
+                "select t.first_name, t.email, o.name, a.first_name || ' ' || a.last_name \
+             from users t, users a, organizations o where t.id = $1 and a.id = $2 and o.id = $3",
+            )
+            .bind(user_id)
+            .bind(actor.user_id)
+            .bind(actor.org_id)
+            .fetch_one(&mut *conn)
+            .await
+            .or_internal("read role change details")?;
+        let subject = format!("Your role in {org_name} is now {}", role.label());
+        let values = RoleMail {
+            first_name: &first_name,
+            changed_by: &changed_by,
+            org_name: &org_name,
+            role: role.label(),
+            link: self.accounts.config.link("/"),
+        };
+        self.accounts
+            .queue_email(conn, &email, "role_changed", &subject, values)
+            .await
+    }
+
     /// The invitation behind a link, live or refused with the sentence to show.
     async fn live_link(
         &self,
@@ -334,9 +375,23 @@ impl Team for TeamService {
             .acquire()
             .await
             .or_internal("acquire")?;
-        let (rows, total) = team::list(&mut conn, actor.org_id, actor.user_id, &query, now)
-            .await
-            .or_internal("list team")?;
+        let (mut rows, total) = team::list(
+            &mut conn,
+            self.accounts.store.backend,
+            actor.org_id,
+            actor.user_id,
+            &query,
+            now,
+        )
+        .await
+        .or_internal("list team")?;
+        let viewer_role = Role::parse(&actor.role).unwrap_or(Role::Member);
+        // Mobile numbers are for the people who manage the team (and each member's own).
+        if !viewer_role.manages_team() {
+            for row in rows.iter_mut().filter(|r| !r.is_self) {
+                row.mobile = None;
+            }
+        }
         let used = team::seats_used(&mut conn, actor.org_id, now)
             .await
             .or_internal("count seats")?;
@@ -348,7 +403,7 @@ impl Team for TeamService {
             total,
             page: query.page.max(1),
             seats: app::model::team::Seats { used, limit },
-            viewer_role: Role::parse(&actor.role).unwrap_or(Role::Member),
+            viewer_role,
         })
     }
 
@@ -557,6 +612,15 @@ impl Team for TeamService {
             MemberAction::Edit => unreachable!("refused above"),
         };
         done.or_internal("change member")?;
+        let new_role = match action {
+            MemberAction::Promote => Some(Role::Admin),
+            MemberAction::Demote => Some(Role::Member),
+            _ => None,
+        };
+        if let Some(role) = new_role {
+            self.email_role_change(&mut tx, actor, user_id, role)
+                .await?;
+        }
         let what = format!("member.{}", action.as_str());
         self.audit(
             &mut tx,
@@ -566,7 +630,7 @@ impl Team for TeamService {
             Some(target.role.as_str()),
         )
         .await?;
-        self.finish(tx, actor.org_id, false).await
+        self.finish(tx, actor.org_id, new_role.is_some()).await
     }
 
     async fn edit(&self, actor: &Actor, user_id: i64, edit: MemberEdit) -> Result<(), AppError> {
@@ -594,6 +658,8 @@ impl Team for TeamService {
             team::set_role(&mut tx, actor.org_id, user_id, edit.role)
                 .await
                 .or_internal("change role")?;
+            self.email_role_change(&mut tx, actor, user_id, edit.role)
+                .await?;
         }
         users::update_profile(
             &mut tx,
@@ -614,7 +680,8 @@ impl Team for TeamService {
             Some(&detail),
         )
         .await?;
-        self.finish(tx, actor.org_id, false).await
+        self.finish(tx, actor.org_id, edit.role != target.role)
+            .await
     }
 
     async fn leave(&self, actor: &Actor) -> Result<(), AppError> {
