@@ -46,14 +46,14 @@ export async function hydrated(page: Page) {
   await page.locator("html[data-hydrated]").waitFor({ state: "attached" });
 }
 
-export async function signUp(page: Page, email: string, first = "Ada") {
+export async function signUp(page: Page, email: string, first = "Ada", org = "Analytical Engines") {
   await page.goto("/sign-up");
   await hydrated(page);
   await page.getByLabel("First Name").fill(first);
   await page.getByLabel("Last Name").fill("Lovelace");
   await page.getByLabel("Email Address").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByLabel("Organization Name").fill("Analytical Engines");
+  await page.getByLabel("Organization Name").fill(org);
   await page.getByRole("button", { name: "Sign Up" }).click();
   await expect(page.getByText("Check your email.")).toBeVisible();
 }

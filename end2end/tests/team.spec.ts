@@ -2,9 +2,9 @@ import { Browser, expect, Page, test } from "@playwright/test";
 import { expectAccessible, hydrated, linkIn, PASSWORD, signIn, signUp, uniqueEmail, verifyByEmail, waitForEmail } from "./helpers";
 
 /** A new organization whose Owner is signed in and on the Team page. */
-async function ownerOnTeamPage(page: Page): Promise<string> {
+async function ownerOnTeamPage(page: Page, org = "Analytical Engines"): Promise<string> {
   const email = uniqueEmail("owner");
-  await signUp(page, email);
+  await signUp(page, email, "Ada", org);
   await verifyByEmail(page, email);
   await signIn(page, email);
   await expect(page).toHaveURL(/\/terms$/);
@@ -194,4 +194,45 @@ test("bulk invite reports every line and the seat limit stops further invitation
   await expect(page.getByText("1–50 of 50")).toBeVisible();
   await page.getByLabel("Status").selectOption({ label: "Active" });
   await expect(page.getByRole("row")).toHaveCount(2);
+});
+
+test("someone with an account signs in to accept, then switches between organizations", async ({ page, browser }) => {
+  await ownerOnTeamPage(page);
+  // Bob already owns an organization of his own.
+  const other = await newPage(browser);
+  const bob = await ownerOnTeamPage(other, "Babbage Ltd");
+  await invite(page, bob, "Bob", "Admin");
+
+  const mail = await waitForEmail(bob, "invited you to join Analytical Engines");
+  const fresh = await newPage(browser);
+  await fresh.goto(linkIn(mail, "/invitation"));
+  await hydrated(fresh);
+  await expect(fresh.getByText("Ada Lovelace of Analytical Engines invited you to join as Admin.")).toBeVisible();
+  await expect(fresh.getByText("You already have a Roster account. Sign in to accept.")).toBeVisible();
+  await expectAccessible(fresh);
+  await fresh.getByLabel("Password").fill("not the password");
+  await fresh.getByRole("button", { name: "Sign in to accept" }).click();
+  await expect(fresh.getByRole("alert").filter({ hasText: "The email address or password is incorrect." })).toBeVisible();
+  await fresh.getByLabel("Password").fill(PASSWORD);
+  await fresh.getByRole("button", { name: "Sign in to accept" }).click();
+  await expect(fresh).toHaveURL(/\/team$/);
+  await expect(row(fresh, bob).getByRole("cell", { name: "Admin", exact: true })).toBeVisible();
+  await expect(row(page, bob).getByText("Active")).toBeVisible({ timeout: 3_000 });
+
+  // Two organizations: a switcher in the menu and a default on the Profile page.
+  const switcher = fresh.getByLabel("Organization", { exact: true });
+  await expect(switcher.getByRole("option")).toHaveCount(2);
+  await expectAccessible(fresh);
+  await hydrated(fresh);
+  await switcher.selectOption({ label: "Babbage Ltd" });
+  await expect(fresh).toHaveURL(/\/$/);
+  await expect(fresh.getByRole("heading", { name: "Babbage Ltd" })).toBeVisible();
+  await fresh.goto("/profile");
+  await hydrated(fresh);
+  const choice = fresh.getByLabel("Default organization");
+  await expect(choice.getByRole("option")).toHaveCount(2);
+  await choice.selectOption({ label: "Analytical Engines" });
+  await fresh.getByRole("button", { name: "Save Default" }).click();
+  await expect(fresh.getByRole("status").filter({ hasText: "Default organization saved." })).toBeVisible();
+  await expectAccessible(fresh);
 });

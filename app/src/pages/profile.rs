@@ -1,4 +1,4 @@
-use crate::api::account::{ChangePassword, UpdateProfile};
+use crate::api::account::{ChangePassword, SetDefaultOrganization, UpdateProfile};
 use crate::components::{Field, FormMessage, Frame, field_error, form_error, toast};
 use crate::model::CurrentUser;
 use leptos::prelude::*;
@@ -30,6 +30,7 @@ fn Profile() -> impl IntoView {
             toast("Profile saved.");
         }
     });
+    let orgs_user = user.clone();
     let password_form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move || {
         if let Some(Ok(())) = change.value().get() {
@@ -55,6 +56,7 @@ fn Profile() -> impl IntoView {
                 <button type="submit" class="btn btn-primary" disabled=move || update.pending().get()>"Save Profile"</button>
             </ActionForm>
         </section>
+        <DefaultOrganization user=orgs_user/>
         <section class="card" aria-labelledby="password-h">
             <h2 id="password-h">"Change password"</h2>
             <ActionForm action=change node_ref=password_form attr:class="form" attr:novalidate=true>
@@ -66,4 +68,36 @@ fn Profile() -> impl IntoView {
             </ActionForm>
         </section>
     }
+}
+
+/// Where sign-in lands, for someone in more than one organization.
+#[component]
+fn DefaultOrganization(user: CurrentUser) -> impl IntoView {
+    let action = ServerAction::<SetDefaultOrganization>::new();
+    Effect::new(move || {
+        if let Some(Ok(())) = action.value().get() {
+            toast("Default organization saved.");
+        }
+    });
+    let current = user.default_org_id.unwrap_or(user.org_id);
+    (user.orgs.len() > 1).then(|| {
+        view! {
+            <section class="card" aria-labelledby="orgs-h">
+                <h2 id="orgs-h">"Organizations"</h2>
+                <ActionForm action=action attr:class="form">
+                    <FormMessage error=form_error(action)/>
+                    <div class="field">
+                        <label for="default-org">"Default organization"</label>
+                        <select id="default-org" name="org_id" aria-describedby="default-org-hint">
+                            {user.orgs.into_iter().map(|o| view! {
+                                <option value=o.id selected=o.id == current>{o.name}</option>
+                            }).collect_view()}
+                        </select>
+                        <p class="hint" id="default-org-hint">"Signing in opens this organization. Switch at any time from the menu."</p>
+                    </div>
+                    <button type="submit" class="btn btn-primary" disabled=move || action.pending().get()>"Save Default"</button>
+                </ActionForm>
+            </section>
+        }
+    })
 }
