@@ -16,6 +16,8 @@ import tempfile
 import threading
 import time
 import http.client
+import json
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -24,6 +26,10 @@ BIN = ROOT / "target/release/roster"
 HELPER = ROOT / "target/release/roster-bench"
 ROUNDS = 3
 EMAIL = "bench@example.com"
+TEAM_OWNER = "team-owner@example.com"
+TEAM_MEMBERS = 10_000
+BULK = 1_000
+MAILDEV = ROOT / "end2end/node_modules/.bin/maildev"
 PASSWORD = "correct horse battery"
 MIB = 1024 * 1024
 ARGON2_MIB = 19
@@ -62,8 +68,10 @@ def to_ms(value):
     return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
 
 
-def wrk(url, seconds, connections, threads=1, script=None):
+def wrk(url, seconds, connections, threads=1, script=None, headers=()):
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    for h in headers:
+        cmd += ["-H", h]
     if script:
         cmd += ["-s", script]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
@@ -99,12 +107,74 @@ def paced_probe(port, path, seconds, per_second):
     return {"p99": latencies[int(len(latencies) * 0.99) - 1], "count": len(latencies)}
 
 
+def post(port, endpoint, form, cookie=None):
+    """Calls a server function; returns (status, body, seconds taken, Set-Cookie)."""
+    body = urllib.parse.urlencode(form)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin"}
+    if cookie:
+        headers["Cookie"] = cookie
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    start = time.perf_counter()
+    conn.request("POST", f"/api/{endpoint}", body, headers)
+    response = conn.getresponse()
+    data = response.read()
+    took = time.perf_counter() - start
+    conn.close()
+    if response.status != 200:
+        raise SystemExit(f"{endpoint} answered {response.status}: {data[:300]!r}")
+    return data, took, response.getheader("Set-Cookie")
+
+
+def captured(mail_port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{mail_port}/api/email", timeout=30) as r:
+        return len(json.load(r))
+
+
+def clear_captured(mail_port):
+    req = urllib.request.Request(f"http://127.0.0.1:{mail_port}/api/email/all", method="DELETE")
+    urllib.request.urlopen(req, timeout=30).read()
+
+
+def bulk_round(port, mail_port, cookie, tag):
+    """One invitation alone (median of 10), then 1,000 in one Bulk Invite: how long the request
+    takes and how long until every email reached the SMTP capture server."""
+    clear_captured(mail_port)
+    singles = []
+    for i in range(10):
+        form = {"first_name": "Solo", "last_name": "Invitee", "email": f"solo{i}.{tag}@example.com", "role": "member"}
+        singles.append(post(port, "invite_user", form, cookie)[1])
+    deadline = time.time() + 60
+    while captured(mail_port) < 10 and time.time() < deadline:
+        time.sleep(0.1)
+    clear_captured(mail_port)
+    addresses = "\n".join(f"bulk{i}.{tag}@example.com" for i in range(BULK))
+    start = time.perf_counter()
+    data, took, _ = post(port, "bulk_invite", {"addresses": addresses, "role": "member"}, cookie)
+    invited = sum(1 for line in json.loads(data) if line["outcome"] == "Invited")
+    if invited != BULK:
+        raise SystemExit(f"bulk invite invited {invited} of {BULK}")
+    while True:
+        n = captured(mail_port)
+        if n >= BULK:
+            break
+        if time.perf_counter() - start > 120:
+            raise SystemExit(f"only {n} of {BULK} emails arrived in 120 s")
+        time.sleep(0.25)
+    delivered = time.perf_counter() - start
+    return {"single": statistics.median(singles), "request": took, "delivered": delivered}
+
+
 def main():
     cores = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="roster-bench."))
     port = free_port()
     db = f"sqlite://{work}/bench.db"
     subprocess.run([HELPER, "seed", "--database-url", db, "--email", EMAIL, "--password", PASSWORD], check=True)
+    subprocess.run([HELPER, "seed-team", "--database-url", db, "--email", TEAM_OWNER, "--password", PASSWORD,
+                    "--members", str(TEAM_MEMBERS), "--seats", "20000"], check=True)
+    smtp_port, mail_port = free_port(), free_port()
+    maildev = subprocess.Popen([MAILDEV, "--smtp", str(smtp_port), "--web", str(mail_port), "--ip", "127.0.0.1", "--silent"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     verify_ms = float(subprocess.run([HELPER, "argon2"], capture_output=True, text=True, check=True).stdout)
     ideal_rate = cores * 1000 / verify_ms
 
@@ -115,10 +185,10 @@ def main():
         'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
         'wrk.headers["Sec-Fetch-Site"] = "same-origin"\n'
     )
-    env = dict(os.environ, DATABASE_URL=db, MAILBOX_DIR=str(work / "mailbox"), RUST_LOG="warn",
+    env = dict(os.environ, DATABASE_URL=db, SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", RUST_LOG="warn",
                LEPTOS_SITE_ADDR=f"127.0.0.1:{port}", LEPTOS_SITE_ROOT=str(ROOT / "target/site"),
                LEPTOS_OUTPUT_NAME="roster", PUBLIC_URL=f"http://127.0.0.1:{port}")
-    env.pop("SMTP_URL", None)
+    env.pop("MAILBOX_DIR", None)
     server = subprocess.Popen([BIN, "serve"], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"))
     base = f"http://127.0.0.1:{port}"
     try:
@@ -128,13 +198,24 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{mail_port}/api/email", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        cookie = post(port, "sign_in", {"email": TEAM_OWNER, "password": PASSWORD})[2].split(";")[0]
+        team_headers = [f"Cookie: {cookie}", "Accept: text/html"]
         wrk(f"{base}/healthz", 2, 16)  # warm-up
+        wrk(f"{base}/team", 2, 8, headers=team_headers)
         time.sleep(1)
         idle_rss = rss_bytes(server.pid)
 
         rounds = []
         for r in range(ROUNDS):
             health = wrk(f"{base}/healthz", 5, 32, threads=2)
+            team = wrk(f"{base}/team", 5, 32, threads=2, headers=team_headers)
+            bulk = bulk_round(port, mail_port, cookie, f"r{r}")
             sampler = RssSampler(server.pid)
             sampler.start()
             storm_result = {}
@@ -145,11 +226,15 @@ def main():
             storm.join()
             sampler.stop.set()
             sampler.join()
-            rounds.append({"health": health, "storm": storm_result, "under_load": under_load, "peak_rss": sampler.peak})
+            rounds.append({"health": health, "team": team, "bulk": bulk, "storm": storm_result,
+                           "under_load": under_load, "peak_rss": sampler.peak})
             print(f"round {r + 1}: healthz {health['rps']:.0f}/s p99 {health['p99']:.2f} ms; "
                   f"sign-in {storm_result['rps']:.1f}/s p99 {storm_result['p99']:.1f} ms; "
-                  f"healthz under storm p99 {under_load['p99']:.2f} ms; peak RSS {sampler.peak / MIB:.0f} MiB", file=sys.stderr)
+                  f"healthz under storm p99 {under_load['p99']:.2f} ms; peak RSS {sampler.peak / MIB:.0f} MiB; "
+                  f"team page {team['rps']:.0f}/s p99 {team['p99']:.1f} ms; bulk {bulk['request']:.2f} s, "
+                  f"delivered {bulk['delivered']:.1f} s (one invite {bulk['single'] * 1000:.1f} ms)", file=sys.stderr)
     finally:
+        maildev.terminate()
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=10)
@@ -161,6 +246,9 @@ def main():
     signin_rps, signin_p99 = med(lambda x: x["storm"]["rps"]), med(lambda x: x["storm"]["p99"])
     loaded_p99 = med(lambda x: x["under_load"]["p99"])
     peak_rss = med(lambda x: x["peak_rss"])
+    team_rps, team_p99 = med(lambda x: x["team"]["rps"]), med(lambda x: x["team"]["p99"])
+    bulk_request, bulk_delivered = med(lambda x: x["bulk"]["request"]), med(lambda x: x["bulk"]["delivered"])
+    single = med(lambda x: x["bulk"]["single"])
     workers = int(os.environ.get("PASSWORD_HASH_WORKERS") or cores)
     rss_bound = idle_rss + workers * ARGON2_MIB * MIB + 64 * MIB
     efficiency = signin_rps / ideal_rate
@@ -181,6 +269,29 @@ machines compare. Reproduce with `scripts/bench`; it rewrites this file.
 | throughput (wrk, 2 threads, 32 connections, 5 s) | {health_rps:,.0f} requests/s |
 | p99 latency | {health_p99:.2f} ms |
 | server RSS, idle after warm-up | {idle_rss / MIB:.1f} MiB |
+
+## Team page of an organization with {TEAM_MEMBERS:,} members
+
+`GET /team` as its Owner, rendered whole on the server (SSR): the frame, the seat count and the
+first page of 50 rows, sorted by name, out of {TEAM_MEMBERS + 1:,} members (wrk, 2 threads, 32
+connections, 5 s, session cookie).
+
+| figure | value | ratio to `/healthz` | 
+|---|---|---|
+| throughput | {team_rps:,.0f} pages/s | {team_rps / health_rps:.3f} of baseline throughput |
+| p99 latency | {team_p99:.1f} ms | {team_p99 / health_p99:.1f}× baseline p99 |
+
+## Bulk Invite of {BULK:,} addresses
+
+One "Bulk Invite" request with {BULK:,} new addresses to the same organization: every line gets
+its invitation, link, outbox email and audit record in one transaction. The outbox worker then
+delivers the emails over SMTP to maildev. The baseline is one "Invite User" request (median of 10)
+in the same run.
+
+| figure | value | ratio | target |
+|---|---|---|---|
+| request returns | {bulk_request:.2f} s | {bulk_request / (BULK * single):.3f} of {BULK:,} single invitations ({single * 1000:.1f} ms each) | ≤ 2 s: {ok(bulk_request <= 2)} |
+| all {BULK:,} emails captured by the SMTP server | {bulk_delivered:.1f} s | {BULK / bulk_delivered:.0f} emails/s | ≤ 30 s: {ok(bulk_delivered <= 30)} |
 
 ## Sign-in storm
 
@@ -207,10 +318,10 @@ request-handling threads, so other pages stay fast while sign-ins queue.
 
 ## Rounds
 
-| round | `/healthz` req/s | `/healthz` p99 ms | sign-in/s | sign-in p99 ms | `/healthz` p99 under storm ms | peak RSS MiB |
-|---|---|---|---|---|---|---|
+| round | `/healthz` req/s | `/healthz` p99 ms | `/team` pages/s | `/team` p99 ms | bulk request s | bulk delivered s | sign-in/s | sign-in p99 ms | `/healthz` p99 under storm ms | peak RSS MiB |
+|---|---|---|---|---|---|---|---|---|---|---|
 """ + "".join(
-        f"| {i + 1} | {x['health']['rps']:,.0f} | {x['health']['p99']:.2f} | {x['storm']['rps']:.1f} | {x['storm']['p99']:.0f} | {x['under_load']['p99']:.2f} | {x['peak_rss'] / MIB:.1f} |\n"
+        f"| {i + 1} | {x['health']['rps']:,.0f} | {x['health']['p99']:.2f} | {x['team']['rps']:,.0f} | {x['team']['p99']:.1f} | {x['bulk']['request']:.2f} | {x['bulk']['delivered']:.1f} | {x['storm']['rps']:.1f} | {x['storm']['p99']:.0f} | {x['under_load']['p99']:.2f} | {x['peak_rss'] / MIB:.1f} |\n"
         for i, x in enumerate(rounds)
     )
     out = ROOT / "docs/BENCHMARKS.md"

@@ -1,4 +1,5 @@
-//! Helpers for `scripts/bench`: time argon2 on one thread, and seed a verified user.
+//! Helpers for `scripts/bench`: time argon2 on one thread, seed a verified user, and seed an
+//! organization with a large team.
 
 use clap::{Parser, Subcommand};
 use server::auth::password::{Hasher, Verified};
@@ -28,6 +29,42 @@ enum Command {
         #[arg(long)]
         password: String,
     },
+    /// Creates an organization whose Owner (`email`, `password`) has `members` more members
+    /// and room for `seats` seats.
+    SeedTeam {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        members: usize,
+        #[arg(long)]
+        seats: i64,
+    },
+}
+
+/// A verified user who accepted the terms, with an active membership.
+async fn seed_user(
+    tx: &mut server::db::Tx,
+    org: i64,
+    email: &str,
+    names: (&str, &str),
+    hash: &str,
+    role: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let new = users::NewUser {
+        email,
+        first_name: names.0,
+        last_name: names.1,
+        password_hash: hash,
+    };
+    let user = users::insert_user(tx, new, Some(org), now).await?;
+    users::insert_membership(tx, org, user, role, now).await?;
+    users::mark_verified(tx, user, now).await?;
+    users::accept_terms(tx, user, DEFAULT_TERMS_VERSION, now).await
 }
 
 #[tokio::main]
@@ -57,16 +94,50 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let now = Clock::system().now();
             let mut tx = store.write().await?;
             let org = users::insert_org(&mut tx, "Benchmark", now).await?;
-            let new = users::NewUser {
-                email: &email,
-                first_name: "Bench",
-                last_name: "Mark",
-                password_hash: &hash,
-            };
-            let user = users::insert_user(&mut tx, new, Some(org), now).await?;
-            users::insert_membership(&mut tx, org, user, "owner", now).await?;
-            users::mark_verified(&mut tx, user, now).await?;
-            users::accept_terms(&mut tx, user, DEFAULT_TERMS_VERSION, now).await?;
+            seed_user(&mut tx, org, &email, ("Bench", "Mark"), &hash, "owner", now).await?;
+            tx.commit().await?;
+        }
+        Command::SeedTeam {
+            database_url,
+            email,
+            password,
+            members,
+            seats,
+        } => {
+            const FIRST: [&str; 8] = [
+                "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken",
+            ];
+            const LAST: [&str; 8] = [
+                "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson",
+            ];
+            let store = Store::connect(&database_url).await?;
+            store.migrate().await?;
+            let hash = Hasher::new(1).hash(&password).await?;
+            let now = Clock::system().now();
+            let mut tx = store.write().await?;
+            let org = users::insert_org(&mut tx, "Large Team", now).await?;
+            sqlx::query("update organizations set seat_limit = $1 where id = $2")
+                .bind(seats)
+                .bind(org)
+                .execute(&mut *tx)
+                .await?;
+            seed_user(&mut tx, org, &email, ("Team", "Owner"), &hash, "owner", now).await?;
+            // Members never sign in here, so one hash serves them all.
+            for i in 0..members {
+                let role = if i % 20 == 0 { "admin" } else { "member" };
+                let names = (FIRST[i % 8], LAST[(i / 8) % 8]);
+                let member = format!("member{i:05}@example.com");
+                seed_user(
+                    &mut tx,
+                    org,
+                    &member,
+                    names,
+                    &hash,
+                    role,
+                    now - i as i64 * 60_000,
+                )
+                .await?;
+            }
             tx.commit().await?;
         }
     }
