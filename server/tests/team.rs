@@ -794,6 +794,16 @@ on_both!(bulk_invite_reports_every_line, |db| {
     assert_eq!(seats(&team), (4, 4));
     assert_eq!(row(&team, "grace@example.com")["first_name"], "Grace");
     assert_eq!(row(&team, "grace@example.com")["last_name"], "Hopper");
+    // An invitation without a name sorts by its address among the names.
+    assert_eq!(
+        app.team_emails(&owner, &[]).await,
+        [
+            OWNER,
+            "pending@example.com",
+            "grace@example.com",
+            "new1@example.com"
+        ]
+    );
     let e = app
         .post("bulk_invite", &[("addresses", " \n "), ("role", "member")])
         .session(&owner)

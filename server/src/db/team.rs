@@ -42,11 +42,15 @@ pub async fn seat_limit(conn: &mut Conn, org_id: i64) -> sqlx::Result<i64> {
 
 fn sort_expr(key: SortKey, backend: Backend) -> &'static str {
     match key {
-        // SQLite's NOCASE collation compares without building lower-case copies.
+        // Invitations without a name sort by their address among the names. SQLite's NOCASE
+        // collation compares without building lower-case copies.
         SortKey::Name if backend == Backend::Sqlite => {
-            "t.first_name collate nocase, t.last_name collate nocase"
+            "(case when t.first_name = '' then t.email else t.first_name end) collate nocase, \
+             t.last_name collate nocase"
         }
-        SortKey::Name => "lower(t.first_name), lower(t.last_name)",
+        SortKey::Name => {
+            "lower(case when t.first_name = '' then t.email else t.first_name end), lower(t.last_name)"
+        }
         SortKey::Email => "t.email",
         SortKey::Role => "case t.role when 'owner' then 0 when 'admin' then 1 else 2 end",
         SortKey::Status => {
