@@ -894,6 +894,13 @@ on_both!(open_team_pages_hear_about_changes, |db| {
         .unwrap();
     let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
     assert!(text.contains("event: team"), "{text}");
+    // Signed out: the next change ends the stream instead of reaching it.
+    app.post("sign_out", &[]).session(&owner).send().await;
+    app.invite(&admin, "later@example.com", "member").await;
+    let end = tokio::time::timeout(Duration::from_secs(1), body.frame())
+        .await
+        .expect("the stream ends");
+    assert!(end.is_none(), "no more events after signing out");
 });
 
 on_both!(members_do_not_see_mobile_numbers, |db| {

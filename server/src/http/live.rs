@@ -1,6 +1,7 @@
 //! `GET /events`: a server-sent event stream that says "team" whenever the team of the
 //! signed-in user's organization changes. Pages refetch what they show; the stream carries
-//! no data, so it needs no permission beyond being a signed-in member.
+//! no data, so it needs no permission beyond being a signed-in member, and it ends once the
+//! session no longer is one (signed out, disabled or removed).
 
 use super::AppState;
 use app::ports::RequestMeta;
@@ -30,18 +31,24 @@ pub async fn events(
     }
     let org_id = actor.org_id;
     let receiver = state.events.subscribe();
-    let stream = futures::stream::unfold(receiver, move |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) if e.org_id == org_id => {
-                    return Some((Ok(Event::default().event("team").data("changed")), rx));
+    let accounts = state.services.accounts.clone();
+    let stream = futures::stream::unfold(receiver, move |mut rx| {
+        let (accounts, token) = (accounts.clone(), token.clone());
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if e.org_id != org_id => continue,
+                    // (Lagged: missed some; one refetch covers them all.)
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return None,
                 }
-                Ok(_) => continue,
-                // Missed some: one refetch covers them all.
-                Err(RecvError::Lagged(_)) => {
-                    return Some((Ok(Event::default().event("team").data("changed")), rx));
+                // Still a member of this organization?
+                match accounts.authenticate(&token).await {
+                    Ok(Some(a)) if a.org_id == org_id => {
+                        return Some((Ok(Event::default().event("team").data("changed")), rx));
+                    }
+                    _ => return None,
                 }
-                Err(RecvError::Closed) => return None,
             }
         }
     });

@@ -423,10 +423,19 @@ impl Team for TeamService {
         let email = invite.email.as_str();
         match self.invite_one(&mut tx, actor, &mut sender, entry).await? {
             BulkOutcome::Invited => self.finish(tx, actor.org_id, true).await,
-            BulkOutcome::AlreadyMember => Err(AppError::field(
-                "email",
-                format!("{email} is already a member of this organization."),
-            )),
+            BulkOutcome::AlreadyMember => {
+                let status = team::membership_status_by_email(&mut tx, actor.org_id, email)
+                    .await
+                    .or_internal("check membership")?;
+                let message = if status.as_deref() == Some("disabled") {
+                    format!(
+                        "{email} is a disabled member of this organization. Use \u{201c}Activate\u{201d} to let them back in."
+                    )
+                } else {
+                    format!("{email} is already a member of this organization.")
+                };
+                Err(AppError::field("email", message))
+            }
             BulkOutcome::AlreadyInvited => Err(AppError::field(
                 "email",
                 format!(
