@@ -190,7 +190,16 @@ test("bulk invite reports every line and the seat limit stops further invitation
   // Search, filter and paging run on the server.
   await page.getByLabel("Search").fill(good(12));
   await expect(page.getByRole("row")).toHaveCount(2);
+  // The view lives in the address: a reload shows the same thing.
+  await expect(page).toHaveURL(/[?&]q=bulk12/);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByLabel("Search")).toHaveValue(good(12));
+  await expect(page.getByRole("row")).toHaveCount(2);
   await page.getByRole("button", { name: "Clear filters" }).click();
+  await page.getByRole("button", { name: "Email" }).click();
+  await expect(page).toHaveURL(/sort=email&order=asc/);
+  await expect(page.getByRole("columnheader", { name: "Email" })).toHaveAttribute("aria-sort", "ascending");
   await expect(page.getByText("1–50 of 50")).toBeVisible();
   await page.getByLabel("Status").selectOption({ label: "Active" });
   await expect(page.getByRole("row")).toHaveCount(2);

@@ -18,6 +18,8 @@ use crate::model::team::{
 use dialogs::{BulkInviteDialog, ConfirmDialog, EditDialog, InviteDialog, LinkDialog};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_query_map};
 use std::future::Future;
 
 #[component]
@@ -128,13 +130,61 @@ fn Team() -> impl IntoView {
         link_open: RwSignal::new(false),
         link: RwSignal::new(None),
     };
-    let search = RwSignal::new(String::new());
-    let typed = RwSignal::new(String::new());
-    let role = RwSignal::new(String::new());
-    let status = RwSignal::new(String::new());
-    let sort = RwSignal::new(SortKey::Name);
-    let descending = RwSignal::new(false);
-    let page = RwSignal::new(1_i64);
+    // What the list shows lives in the address (?q=&role=&status=&sort=&order=&page=), so a
+    // reload, a shared link or the back button shows the same view.
+    let query = use_query_map();
+    let navigate = StoredValue::new(use_navigate());
+    let param = move |key: &str| query.with(|q| q.get(key).unwrap_or_default());
+    let search = Memo::new(move |_| param("q"));
+    let role = Memo::new(move |_| param("role"));
+    let status = Memo::new(move |_| param("status"));
+    let sort = Memo::new(move |_| SortKey::parse(&param("sort")).unwrap_or_default());
+    let descending = Memo::new(move |_| param("order") == "desc");
+    let page = Memo::new(move |_| {
+        param("page")
+            .parse::<i64>()
+            .ok()
+            .filter(|p| *p >= 1)
+            .unwrap_or(1)
+    });
+    // Every change but paging starts again at page 1.
+    let set_view = move |changes: &[(&str, String)], replace: bool| {
+        let current = [
+            ("q", search.get_untracked()),
+            ("role", role.get_untracked()),
+            ("status", status.get_untracked()),
+            ("sort", param("sort")),
+            ("order", param("order")),
+            ("page", String::new()),
+        ];
+        let pairs: Vec<String> = current
+            .into_iter()
+            .map(|(k, v)| {
+                let v = changes
+                    .iter()
+                    .find(|(c, _)| *c == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or(v);
+                (k, v)
+            })
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", encode(&v)))
+            .collect();
+        let url = if pairs.is_empty() {
+            "/team".to_owned()
+        } else {
+            format!("/team?{}", pairs.join("&"))
+        };
+        let options = NavigateOptions {
+            replace,
+            scroll: false,
+            ..Default::default()
+        };
+        navigate.with_value(|go| go(&url, options));
+    };
+    let typed = RwSignal::new(search.get_untracked());
+    // The box follows the address when it changes by other means (back, "Clear filters").
+    Effect::new(move || typed.set(search.get()));
     live_updates(ctx);
     let data = Resource::new(
         move || {
@@ -166,8 +216,7 @@ fn Team() -> impl IntoView {
         set_timeout(
             move || {
                 if typed.get_untracked() == value {
-                    search.set(value);
-                    page.set(1);
+                    set_view(&[("q", value)], true);
                 }
             },
             std::time::Duration::from_millis(250),
@@ -177,20 +226,36 @@ fn Team() -> impl IntoView {
         move || !typed.get().is_empty() || !role.get().is_empty() || !status.get().is_empty();
     let clear = move |_| {
         typed.set(String::new());
-        search.set(String::new());
-        role.set(String::new());
-        status.set(String::new());
-        page.set(1);
+        set_view(
+            &[
+                ("q", String::new()),
+                ("role", String::new()),
+                ("status", String::new()),
+            ],
+            false,
+        );
     };
     let sort_by = move |key: SortKey| {
-        if sort.get_untracked() == key {
-            descending.update(|d| *d = !*d);
+        let order = if sort.get_untracked() == key {
+            if descending.get_untracked() {
+                "asc"
+            } else {
+                "desc"
+            }
+        } else if key == SortKey::Date {
+            "desc"
         } else {
-            sort.set(key);
-            descending.set(key == SortKey::Date);
-        }
-        page.set(1);
+            "asc"
+        };
+        set_view(
+            &[
+                ("sort", key.as_str().to_owned()),
+                ("order", order.to_owned()),
+            ],
+            false,
+        );
     };
+    let go_to_page = move |p: i64| set_view(&[("page", p.to_string())], false);
     view! {
         <Transition fallback=|| view! { <header class="page-header"><h1>"Team"</h1></header> }>
             {move || Suspend::new(async move {
@@ -206,7 +271,7 @@ fn Team() -> impl IntoView {
             <div class="field">
                 <label for="team-role">"Role"</label>
                 <select id="team-role" prop:value=move || role.get()
-                    on:change=move |ev| { role.set(event_target_value(&ev)); page.set(1); }>
+                    on:change=move |ev| set_view(&[("role", event_target_value(&ev))], false)>
                     <option value="">"All roles"</option>
                     {Role::ALL.map(|r| view! { <option value=r.as_str()>{r.label()}</option> }).collect_view()}
                 </select>
@@ -214,7 +279,7 @@ fn Team() -> impl IntoView {
             <div class="field">
                 <label for="team-status">"Status"</label>
                 <select id="team-status" prop:value=move || status.get()
-                    on:change=move |ev| { status.set(event_target_value(&ev)); page.set(1); }>
+                    on:change=move |ev| set_view(&[("status", event_target_value(&ev))], false)>
                     <option value="">"All statuses"</option>
                     {Status::ALL.map(|s| view! { <option value=s.as_str()>{s.label()}</option> }).collect_view()}
                 </select>
@@ -229,8 +294,8 @@ fn Team() -> impl IntoView {
                     Ok(p) => {
                         let total = p.total;
                         view! {
-                            <Table page=p ctx sort descending sort_by filtered=Signal::derive(filtered)/>
-                            <Pager total page/>
+                            <Table page=p ctx sort=sort.into() descending=descending.into() sort_by filtered=Signal::derive(filtered)/>
+                            <Pager total page=page.get_untracked() go=go_to_page/>
                         }.into_any()
                     }
                     Err(e) => view! {
@@ -284,8 +349,8 @@ fn Header(page: TeamPage, ctx: TeamCtx) -> impl IntoView {
 fn SortHeader(
     key: SortKey,
     label: &'static str,
-    sort: RwSignal<SortKey>,
-    descending: RwSignal<bool>,
+    sort: Signal<SortKey>,
+    descending: Signal<bool>,
     sort_by: impl Fn(SortKey) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let state = move || {
@@ -315,8 +380,8 @@ fn SortHeader(
 fn Table(
     page: TeamPage,
     ctx: TeamCtx,
-    sort: RwSignal<SortKey>,
-    descending: RwSignal<bool>,
+    sort: Signal<SortKey>,
+    descending: Signal<bool>,
     sort_by: impl Fn(SortKey) + Copy + Send + Sync + 'static,
     filtered: Signal<bool>,
 ) -> impl IntoView {
@@ -518,24 +583,38 @@ pub(crate) fn carry_out(ctx: TeamCtx, pending: Pending) {
 }
 
 #[component]
-fn Pager(total: i64, page: RwSignal<i64>) -> impl IntoView {
-    let pages = move || ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let range = move || {
-        let t = total;
-        if t == 0 {
-            return "No results".to_owned();
-        }
-        let first = (page.get() - 1) * PAGE_SIZE + 1;
-        let last = (page.get() * PAGE_SIZE).min(t);
-        format!("{first}–{last} of {t}")
+fn Pager(total: i64, page: i64, go: impl Fn(i64) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let range = if total == 0 {
+        "No results".to_owned()
+    } else if (page - 1) * PAGE_SIZE >= total {
+        format!("Past the last page of {total}")
+    } else {
+        let first = (page - 1) * PAGE_SIZE + 1;
+        let last = (page * PAGE_SIZE).min(total);
+        format!("{first}–{last} of {total}")
     };
     view! {
         <nav class="pager" aria-label="Pages">
-            <button type="button" class="btn btn-secondary" disabled=move || { page.get() <= 1 }
-                on:click=move |_| page.update(|p| *p -= 1)>"Previous"</button>
-            <span>{range} " · Page " {move || page.get()} " of " {pages}</span>
-            <button type="button" class="btn btn-secondary" disabled=move || { page.get() >= pages() }
-                on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
+            <button type="button" class="btn btn-secondary" disabled={ page <= 1 }
+                on:click=move |_| go(page - 1)>"Previous"</button>
+            <span>{range} " · Page " {page} " of " {pages}</span>
+            <button type="button" class="btn btn-secondary" disabled={ page >= pages }
+                on:click=move |_| go(page + 1)>"Next"</button>
         </nav>
     }
+}
+
+/// Percent-encodes a query value (everything but letters, digits and `-_.~`).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
