@@ -2,7 +2,7 @@
 
 use super::{Backend, Conn};
 use crate::clock::Millis;
-use app::model::team::{PAGE_SIZE, Role, RowKind, SortKey, Status, TeamQuery, TeamRow};
+use app::model::team::{PAGE_SIZE, Role, RowKind, Seats, SortKey, Status, TeamQuery, TeamRow};
 use sqlx::Row;
 
 /// Locks the organization row for the rest of the transaction and returns its seat limit.
@@ -33,11 +33,18 @@ pub async fn seats_used(conn: &mut Conn, org_id: i64, now: Millis) -> sqlx::Resu
     .await
 }
 
-pub async fn seat_limit(conn: &mut Conn, org_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select seat_limit from organizations where id = $1")
-        .bind(org_id)
-        .fetch_one(conn)
-        .await
+/// Seats in use and the limit, in one read (for showing, not for deciding: that needs the lock).
+pub async fn seats(conn: &mut Conn, org_id: i64, now: Millis) -> sqlx::Result<Seats> {
+    let (used, limit): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from memberships where org_id = $1 and status <> 'removed') \
+              + (select count(*) from invitations where org_id = $1 and status = 'pending' and expires_at > $2), \
+                seat_limit from organizations where id = $1",
+    )
+    .bind(org_id)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(Seats { used, limit })
 }
 
 fn sort_expr(key: SortKey, backend: Backend) -> &'static str {
@@ -434,20 +441,16 @@ pub async fn by_link(
     .fetch_optional(conn)
     .await?;
     row.map(|r| {
+        let (org_name, inviter) = (r.try_get("org_name")?, r.try_get("inviter")?);
+        let invitation = invitation(r)?;
         Ok(LinkedInvitation {
-            org_name: r.try_get("org_name")?,
-            inviter: r.try_get("inviter")?,
-            invitation: invitation(r)?,
-            live: false,
+            org_name,
+            inviter,
+            live: invitation.expires_at > now,
+            invitation,
         })
     })
     .transpose()
-    .map(|o| {
-        o.map(|mut l: LinkedInvitation| {
-            l.live = l.invitation.expires_at > now;
-            l
-        })
-    })
 }
 
 /// Marks a pending, unexpired invitation accepted; true for exactly one caller.

@@ -392,17 +392,14 @@ impl Team for TeamService {
                 row.mobile = None;
             }
         }
-        let used = team::seats_used(&mut conn, actor.org_id, now)
+        let seats = team::seats(&mut conn, actor.org_id, now)
             .await
             .or_internal("count seats")?;
-        let limit = team::seat_limit(&mut conn, actor.org_id)
-            .await
-            .or_internal("read seat limit")?;
         Ok(TeamPage {
             rows,
             total,
             page: query.page.max(1),
-            seats: app::model::team::Seats { used, limit },
+            seats,
             viewer_role,
         })
     }
