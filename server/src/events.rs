@@ -7,8 +7,9 @@
 
 use crate::db::{Backend, Conn, Store};
 use sqlx::postgres::PgListener;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 const CHANNEL: &str = "roster_events";
 
@@ -22,6 +23,8 @@ pub struct TeamChanged {
 pub struct Events {
     backend: Backend,
     local: broadcast::Sender<TeamChanged>,
+    /// Set when the server begins to shut down, so open streams end and let it finish.
+    stopping: Arc<watch::Sender<bool>>,
 }
 
 impl Events {
@@ -37,11 +40,23 @@ impl Events {
         Ok(Self {
             backend: store.backend,
             local,
+            stopping: Arc::new(watch::channel(false).0),
         })
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<TeamChanged> {
         self.local.subscribe()
+    }
+
+    /// Tells open streams to end (the server is shutting down).
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves once `stop` has been called.
+    pub async fn stopped(&self) {
+        let mut rx = self.stopping.subscribe();
+        let _ = rx.wait_for(|stopping| *stopping).await;
     }
 
     /// Records the event in the caller's transaction (PostgreSQL: delivered at commit).

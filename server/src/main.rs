@@ -82,6 +82,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let public = config.public_url.to_string();
     let roster = server::build(config, options, Clock::system()).await?;
     tokio::spawn(roster.worker.run());
+    let events = roster.events.clone();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, %public, "Roster is listening");
     axum::serve(
@@ -90,9 +91,28 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             .router
             .into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        // Live-update streams never end by themselves: end them so the shutdown can finish.
+        events.stop();
     })
     .await?;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what `docker stop` and systemd send).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

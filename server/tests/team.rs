@@ -903,6 +903,36 @@ on_both!(open_team_pages_hear_about_changes, |db| {
     assert!(end.is_none(), "no more events after signing out");
 });
 
+on_both!(open_streams_end_when_the_server_shuts_down, |db| {
+    use http_body_util::BodyExt;
+    use std::time::Duration;
+    let app = TestApp::new(db).await;
+    let owner = app.member(OWNER).await;
+    let mut req = axum::http::Request::builder()
+        .uri("/events")
+        .header("host", "roster.test:3000")
+        .header("cookie", format!("{}={owner}", app.cookie_name()))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    req.extensions_mut().insert(axum::extract::ConnectInfo(
+        "127.0.0.1:40000".parse::<std::net::SocketAddr>().unwrap(),
+    ));
+    let res = tower::ServiceExt::oneshot(app.roster.router.clone(), req)
+        .await
+        .unwrap();
+    let mut body = res.into_body();
+    let quiet = tokio::time::timeout(Duration::from_millis(200), body.frame()).await;
+    assert!(
+        quiet.is_err(),
+        "the stream stays open while nothing happens"
+    );
+    app.roster.events.stop();
+    let end = tokio::time::timeout(Duration::from_secs(1), body.frame())
+        .await
+        .expect("the stream ends at shutdown");
+    assert!(end.is_none());
+});
+
 on_both!(members_do_not_see_mobile_numbers, |db| {
     let app = TestApp::new(db).await;
     let owner = app.member(OWNER).await;

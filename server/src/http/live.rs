@@ -32,11 +32,17 @@ pub async fn events(
     let org_id = actor.org_id;
     let receiver = state.events.subscribe();
     let accounts = state.services.accounts.clone();
+    let events = state.events.clone();
     let stream = futures::stream::unfold(receiver, move |mut rx| {
-        let (accounts, token) = (accounts.clone(), token.clone());
+        let (accounts, token, events) = (accounts.clone(), token.clone(), events.clone());
         async move {
             loop {
-                match rx.recv().await {
+                let next = tokio::select! {
+                    // A shutting-down server ends the stream; the browser reconnects elsewhere.
+                    () = events.stopped() => return None,
+                    next = rx.recv() => next,
+                };
+                match next {
                     Ok(e) if e.org_id != org_id => continue,
                     // (Lagged: missed some; one refetch covers them all.)
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
