@@ -380,8 +380,14 @@ pub async fn renew_invitation(
     .bind(expires_at)
     .execute(&mut *conn)
     .await?;
+    retire_links(conn, id).await?;
+    Ok(())
+}
+
+/// Makes every link of an invitation stop working.
+async fn retire_links(conn: &mut Conn, invitation_id: i64) -> sqlx::Result<()> {
     sqlx::query("delete from invitation_links where invitation_id = $1")
-        .bind(id)
+        .bind(invitation_id)
         .execute(conn)
         .await?;
     Ok(())
@@ -409,10 +415,7 @@ pub async fn cancel(conn: &mut Conn, id: i64) -> sqlx::Result<()> {
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("delete from invitation_links where invitation_id = $1")
-        .bind(id)
-        .execute(conn)
-        .await?;
+    retire_links(conn, id).await?;
     Ok(())
 }
 
@@ -464,9 +467,6 @@ pub async fn accept(conn: &mut Conn, id: i64, user_id: i64, now: Millis) -> sqlx
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("delete from invitation_links where invitation_id = $1")
-        .bind(id)
-        .execute(conn)
-        .await?;
+    retire_links(conn, id).await?;
     Ok(done.rows_affected() == 1)
 }

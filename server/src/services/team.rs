@@ -306,12 +306,8 @@ impl TeamService {
         Ok(found)
     }
 
-    /// Under the organization's lock: the link is still live and its address has no
-    /// membership that would make accepting meaningless.
-    async fn lock_for_accept(
-        &self,
-        secret: &str,
-    ) -> Result<(db::Tx, team::LinkedInvitation), AppError> {
+    /// The live invitation behind a link, read before any transaction starts.
+    async fn peek_link(&self, secret: &str) -> Result<team::LinkedInvitation, AppError> {
         let mut conn = self
             .accounts
             .store
@@ -319,8 +315,16 @@ impl TeamService {
             .acquire()
             .await
             .or_internal("acquire")?;
-        let org_id = self.live_link(&mut conn, secret).await?.invitation.org_id;
-        drop(conn);
+        self.live_link(&mut conn, secret).await
+    }
+
+    /// Under the organization's lock: the link is still live and its address has no
+    /// membership that would make accepting meaningless.
+    async fn lock_for_accept(
+        &self,
+        secret: &str,
+    ) -> Result<(db::Tx, team::LinkedInvitation), AppError> {
+        let org_id = self.peek_link(secret).await?.invitation.org_id;
         let (mut tx, _) = self.lock(org_id).await?;
         let linked = self.live_link(&mut tx, secret).await?;
         let member = team::membership_status_by_email(&mut tx, org_id, &linked.invitation.email)
@@ -750,15 +754,7 @@ impl Team for TeamService {
     ) -> Result<(), AppError> {
         self.accounts.limits.client(client)?;
         // A dead link is refused before hashing, so made-up tokens cannot buy argon2 work.
-        let mut conn = self
-            .accounts
-            .store
-            .pool
-            .acquire()
-            .await
-            .or_internal("acquire")?;
-        self.live_link(&mut conn, secret).await?;
-        drop(conn);
+        self.peek_link(secret).await?;
         let hash = self
             .accounts
             .hasher
@@ -842,15 +838,7 @@ impl Team for TeamService {
         password: String,
         client: IpAddr,
     ) -> Result<NewSession, AppError> {
-        let mut conn = self
-            .accounts
-            .store
-            .pool
-            .acquire()
-            .await
-            .or_internal("acquire")?;
-        let email = self.live_link(&mut conn, secret).await?.invitation.email;
-        drop(conn);
+        let email = self.peek_link(secret).await?.invitation.email;
         let checked = self
             .accounts
             .check_password(&email, &password, client)
