@@ -109,6 +109,33 @@ impl TeamService {
         }
     }
 
+    /// A member of the organization who has not been removed; not found otherwise.
+    async fn member(
+        &self,
+        conn: &mut Conn,
+        org_id: i64,
+        user_id: i64,
+    ) -> Result<team::Membership, AppError> {
+        team::membership(conn, org_id, user_id)
+            .await
+            .or_internal("find member")?
+            .filter(|m| m.status != "removed")
+            .ok_or(AppError::NotFound)
+    }
+
+    /// A pending invitation of the organization (expired or not); not found otherwise.
+    async fn pending(
+        &self,
+        conn: &mut Conn,
+        org_id: i64,
+        id: i64,
+    ) -> Result<team::Invitation, AppError> {
+        team::pending(conn, org_id, id)
+            .await
+            .or_internal("find invitation")?
+            .ok_or(AppError::NotFound)
+    }
+
     /// Announces the change and commits.
     async fn finish(&self, mut tx: db::Tx, org_id: i64, sent_mail: bool) -> Result<(), AppError> {
         self.events
@@ -518,10 +545,7 @@ impl Team for TeamService {
         let now = self.now();
         let (mut tx, limit) = self.lock(actor.org_id).await?;
         let me = self.manager(&mut tx, actor).await?;
-        let inv = team::pending(&mut tx, actor.org_id, invitation_id)
-            .await
-            .or_internal("find invitation")?
-            .ok_or(AppError::NotFound)?;
+        let inv = self.pending(&mut tx, actor.org_id, invitation_id).await?;
         if !may_assign(me, inv.role) {
             return Err(AppError::Forbidden);
         }
@@ -557,10 +581,7 @@ impl Team for TeamService {
     async fn cancel(&self, actor: &Actor, invitation_id: i64) -> Result<(), AppError> {
         let (mut tx, _) = self.lock(actor.org_id).await?;
         self.manager(&mut tx, actor).await?;
-        let inv = team::pending(&mut tx, actor.org_id, invitation_id)
-            .await
-            .or_internal("find invitation")?
-            .ok_or(AppError::NotFound)?;
+        let inv = self.pending(&mut tx, actor.org_id, invitation_id).await?;
         team::cancel(&mut tx, inv.id)
             .await
             .or_internal("cancel invitation")?;
@@ -572,10 +593,7 @@ impl Team for TeamService {
     async fn invite_link(&self, actor: &Actor, invitation_id: i64) -> Result<String, AppError> {
         let (mut tx, _) = self.lock(actor.org_id).await?;
         self.manager(&mut tx, actor).await?;
-        let inv = team::pending(&mut tx, actor.org_id, invitation_id)
-            .await
-            .or_internal("find invitation")?
-            .ok_or(AppError::NotFound)?;
+        let inv = self.pending(&mut tx, actor.org_id, invitation_id).await?;
         if inv.expires_at <= self.now() {
             return Err(AppError::Refused(
                 "This invitation has expired. Use \u{201c}Resend Invitation\u{201d} to renew it first.".into(),
@@ -591,11 +609,7 @@ impl Team for TeamService {
     async fn act(&self, actor: &Actor, user_id: i64, action: MemberAction) -> Result<(), AppError> {
         let (mut tx, limit) = self.lock(actor.org_id).await?;
         let me = self.manager(&mut tx, actor).await?;
-        let target = team::membership(&mut tx, actor.org_id, user_id)
-            .await
-            .or_internal("find member")?
-            .filter(|m| m.status != "removed")
-            .ok_or(AppError::NotFound)?;
+        let target = self.member(&mut tx, actor.org_id, user_id).await?;
         let status = status_of(&target.status);
         if action == MemberAction::Edit
             || !may_act(me, user_id == actor.user_id, target.role, status, action)
@@ -646,11 +660,7 @@ impl Team for TeamService {
     async fn edit(&self, actor: &Actor, user_id: i64, edit: MemberEdit) -> Result<(), AppError> {
         let (mut tx, _) = self.lock(actor.org_id).await?;
         let me = self.manager(&mut tx, actor).await?;
-        let target = team::membership(&mut tx, actor.org_id, user_id)
-            .await
-            .or_internal("find member")?
-            .filter(|m| m.status != "removed")
-            .ok_or(AppError::NotFound)?;
+        let target = self.member(&mut tx, actor.org_id, user_id).await?;
         let status = status_of(&target.status);
         let is_self = user_id == actor.user_id;
         if !may_act(me, is_self, target.role, status, MemberAction::Edit) {

@@ -246,16 +246,21 @@ impl TestApp {
             .json()
     }
 
-    /// A signed-in user who has also accepted the current terms; returns the session secret.
-    pub async fn member(&self, email: &str) -> String {
-        let session = self.signed_in_user(email).await;
+    /// Accepts the current terms for the session's user.
+    pub async fn accept_terms(&self, session: &str) {
         let version = self.config.terms_version.clone();
         let r = self
             .post("accept_terms", &[("version", &version)])
-            .session(&session)
+            .session(session)
             .send()
             .await;
         assert_eq!(r.error(), None);
+    }
+
+    /// A signed-in user who has also accepted the current terms; returns the session secret.
+    pub async fn member(&self, email: &str) -> String {
+        let session = self.signed_in_user(email).await;
+        self.accept_terms(&session).await;
         session
     }
 
@@ -359,13 +364,7 @@ impl TestApp {
         let r = self.sign_in(email, PASSWORD).await;
         assert_eq!(r.error(), None);
         let session = r.session();
-        let version = self.config.terms_version.clone();
-        let r = self
-            .post("accept_terms", &[("version", &version)])
-            .session(&session)
-            .send()
-            .await;
-        assert_eq!(r.error(), None);
+        self.accept_terms(&session).await;
         session
     }
 
