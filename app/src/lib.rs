@@ -2,6 +2,7 @@
 //! Roster's user interface and server functions, shared by the browser (WASM) and the server.
 
 pub mod api;
+pub mod authz;
 pub mod components;
 pub mod error;
 pub mod model;
@@ -49,6 +50,44 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// What every page needs, by its path. The frame of the signed-in app shows the permission
+/// message instead of a page whose requirement the user does not meet (checked on the server
+/// as it renders, with the role read from the database); a test fails for a route missing here.
+pub fn page_requirements() -> Vec<(&'static str, authz::Requirement)> {
+    use authz::{Feature, Level, Requirement::*};
+    vec![
+        ("/", Member),
+        ("/sign-up", Public),
+        ("/sign-in", Public),
+        ("/verify-email", Public),
+        ("/forgot-password", Public),
+        ("/reset-password", Public),
+        ("/terms", SignedIn),
+        ("/profile", Member),
+        (
+            "/team",
+            authz::Requirement::feature(Feature::TeamManagement, Level::View),
+        ),
+        (
+            "/roles",
+            authz::Requirement::feature(Feature::TeamManagement, Level::View),
+        ),
+        (
+            "/billing",
+            authz::Requirement::feature(Feature::Billing, Level::View),
+        ),
+        ("/invitation", Public),
+    ]
+}
+
+/// The requirement declared for the page at `path`.
+pub fn page_requirement(path: &str) -> Option<authz::Requirement> {
+    page_requirements()
+        .into_iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, r)| r)
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -69,6 +108,8 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("terms") view=TermsPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("profile") view=pages::profile::ProfilePage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("team") view=pages::team::TeamPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("roles") view=pages::roles::RolesPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("billing") view=pages::billing::BillingPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("invitation") view=pages::team::InvitationPage ssr=SsrMode::Async/>
             </Routes>
         </Router>

@@ -1,6 +1,8 @@
 //! What the app needs from the server, declared here and implemented by the `server` crate.
 
+use crate::authz::{Access, Requirement};
 use crate::error::AppError;
+use crate::model::roles::{BillingPage, RoleDraft, RolesPage};
 use crate::model::team::{BulkResult, InvitationView, MemberAction, Role, TeamPage, TeamQuery};
 use crate::model::{CurrentUser, EmailAddress, MobileNumber, OrgName, Password, PersonName, Terms};
 use std::net::IpAddr;
@@ -11,6 +13,8 @@ use std::sync::Arc;
 pub struct RequestMeta {
     pub session_token: Option<String>,
     pub client_ip: IpAddr,
+    /// The signed-in user, resolved from the session once per request.
+    pub actor: Option<Actor>,
 }
 
 /// The signed-in user, resolved from the session on every request.
@@ -19,8 +23,29 @@ pub struct Actor {
     pub session_id: i64,
     pub user_id: i64,
     pub org_id: i64,
-    pub role: String,
+    pub role: Role,
+    /// What the role grants, read from the database with the session on every request.
+    pub access: Access,
     pub terms_accepted: bool,
+}
+
+impl Actor {
+    /// Whether this user meets `requirement`; the error says why not.
+    pub fn meets(&self, requirement: Requirement) -> Result<(), AppError> {
+        if requirement != Requirement::Public
+            && requirement != Requirement::SignedIn
+            && !self.terms_accepted
+        {
+            return Err(AppError::Refused(
+                "Please accept the Terms of Use to continue.".into(),
+            ));
+        }
+        if requirement.met_by(&self.access) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
 }
 
 pub struct SignUp {
@@ -151,9 +176,35 @@ pub trait Team: Send + Sync {
     ) -> Result<NewSession, AppError>;
 }
 
+/// The organization itself: custom roles, regions, ownership and the plan.
+#[async_trait::async_trait]
+pub trait Organization: Send + Sync {
+    async fn roles(&self, actor: &Actor) -> Result<RolesPage, AppError>;
+    /// Creates (`draft.id` is `None`) or changes a custom role; returns its id.
+    async fn save_role(&self, actor: &Actor, draft: RoleDraft) -> Result<i64, AppError>;
+    /// Deletes a custom role; its members and pending invitations move to `move_to`.
+    async fn delete_role(
+        &self,
+        actor: &Actor,
+        role_id: i64,
+        move_to: Option<Role>,
+    ) -> Result<(), AppError>;
+    async fn add_region(&self, actor: &Actor, code: &str, name: &str) -> Result<(), AppError>;
+    /// Hands the organization to an active Admin; `confirm` must be the organization's name.
+    async fn transfer_ownership(
+        &self,
+        actor: &Actor,
+        to_user_id: i64,
+        confirm: &str,
+    ) -> Result<(), AppError>;
+    async fn billing(&self, actor: &Actor) -> Result<BillingPage, AppError>;
+    async fn set_seat_limit(&self, actor: &Actor, limit: i64) -> Result<(), AppError>;
+}
+
 /// Everything the server provides to server functions, as one context value.
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn Accounts>,
     pub team: Arc<dyn Team>,
+    pub org: Arc<dyn Organization>,
 }

@@ -1,5 +1,5 @@
 import AxeBuilder from "@axe-core/playwright";
-import { expect, Page } from "@playwright/test";
+import { Browser, expect, Page } from "@playwright/test";
 
 const mailApi = process.env.MAILDEV_URL ?? "http://127.0.0.1:1080";
 
@@ -73,4 +73,59 @@ export async function verifyByEmail(page: Page, email: string, count = 1) {
   await hydrated(page);
   await page.getByRole("button", { name: "Verify Email Address" }).click();
   await expect(page.getByText("Your email address is verified.")).toBeVisible();
+}
+
+/** A new organization whose Owner is signed in and on the Team page. */
+export async function ownerOnTeamPage(page: Page, org = "Analytical Engines"): Promise<string> {
+  const email = uniqueEmail("owner");
+  await signUp(page, email, "Ada", org);
+  await verifyByEmail(page, email);
+  await signIn(page, email);
+  await expect(page).toHaveURL(/\/terms$/);
+  await hydrated(page);
+  await page.getByRole("button", { name: "I Accept" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await page.goto("/team");
+  await hydrated(page);
+  return email;
+}
+
+export async function invite(page: Page, email: string, first: string, role = "Member") {
+  await page.getByRole("button", { name: "Invite User" }).click();
+  const dialog = page.getByRole("dialog", { name: "Invite User" });
+  await expect(dialog).toBeVisible();
+  await dialog.getByLabel("First Name").fill(first);
+  await dialog.getByLabel("Last Name").fill("Hopper");
+  await dialog.getByLabel("Email Address").fill(email);
+  await dialog.getByLabel("Role").selectOption({ label: role });
+  await dialog.getByRole("button", { name: "Invite User" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByRole("status").filter({ hasText: `Invitation sent to ${email}.` })).toBeVisible();
+}
+
+export function row(page: Page, email: string) {
+  return page.getByRole("row").filter({ hasText: email });
+}
+
+export async function newPage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext();
+  return context.newPage();
+}
+
+/** The invitee follows the emailed link, registers, verifies, signs in and accepts the terms. */
+export async function joinByInvitation(browser: Browser, email: string, org = "Analytical Engines"): Promise<Page> {
+  const mail = await waitForEmail(email, `invited you to join ${org}`);
+  const page = await newPage(browser);
+  await page.goto(linkIn(mail, "/invitation"));
+  await hydrated(page);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Register and Accept Invite" }).click();
+  await expect(page.getByText("Check your email.")).toBeVisible();
+  await verifyByEmail(page, email);
+  await signIn(page, email);
+  await expect(page).toHaveURL(/\/terms$/);
+  await hydrated(page);
+  await page.getByRole("button", { name: "I Accept" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  return page;
 }

@@ -1,42 +1,18 @@
-import { Browser, expect, Page, test } from "@playwright/test";
-import { expectAccessible, hydrated, linkIn, PASSWORD, signIn, signUp, uniqueEmail, verifyByEmail, waitForEmail } from "./helpers";
-
-/** A new organization whose Owner is signed in and on the Team page. */
-async function ownerOnTeamPage(page: Page, org = "Analytical Engines"): Promise<string> {
-  const email = uniqueEmail("owner");
-  await signUp(page, email, "Ada", org);
-  await verifyByEmail(page, email);
-  await signIn(page, email);
-  await expect(page).toHaveURL(/\/terms$/);
-  await hydrated(page);
-  await page.getByRole("button", { name: "I Accept" }).click();
-  await expect(page).toHaveURL(/\/$/);
-  await page.goto("/team");
-  await hydrated(page);
-  return email;
-}
-
-async function invite(page: Page, email: string, first: string, role = "Member") {
-  await page.getByRole("button", { name: "Invite User" }).click();
-  const dialog = page.getByRole("dialog", { name: "Invite User" });
-  await expect(dialog).toBeVisible();
-  await dialog.getByLabel("First Name").fill(first);
-  await dialog.getByLabel("Last Name").fill("Hopper");
-  await dialog.getByLabel("Email Address").fill(email);
-  await dialog.getByLabel("Role").selectOption({ label: role });
-  await dialog.getByRole("button", { name: "Invite User" }).click();
-  await expect(dialog).toBeHidden();
-  await expect(page.getByRole("status").filter({ hasText: `Invitation sent to ${email}.` })).toBeVisible();
-}
-
-function row(page: Page, email: string) {
-  return page.getByRole("row").filter({ hasText: email });
-}
-
-async function newPage(browser: Browser): Promise<Page> {
-  const context = await browser.newContext();
-  return context.newPage();
-}
+import { expect, test } from "@playwright/test";
+import {
+  expectAccessible,
+  hydrated,
+  invite,
+  linkIn,
+  newPage,
+  ownerOnTeamPage,
+  PASSWORD,
+  row,
+  signIn,
+  uniqueEmail,
+  verifyByEmail,
+  waitForEmail,
+} from "./helpers";
 
 test("an invitee registers through the emailed link and turns Active on the admin's open page", async ({ page, browser }) => {
   await ownerOnTeamPage(page);

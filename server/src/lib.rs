@@ -36,6 +36,7 @@ pub struct Roster {
     pub worker: mail::Worker,
     pub accounts: services::AccountService,
     pub team: services::TeamService,
+    pub org: services::OrgService,
     pub events: events::Events,
     pub store: Store,
 }
@@ -81,11 +82,13 @@ pub async fn build(
         accounts: accounts.clone(),
         events: events.clone(),
     };
+    let org = services::OrgService { team: team.clone() };
     let state = http::AppState {
         leptos_options,
         services: Services {
             accounts: Arc::new(accounts.clone()),
             team: Arc::new(team.clone()),
+            org: Arc::new(org.clone()),
         },
         cookie_name: accounts.cookie_name(),
         config,
@@ -96,6 +99,7 @@ pub async fn build(
         worker,
         accounts,
         team,
+        org,
         events,
         store,
     })

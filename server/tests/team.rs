@@ -743,7 +743,7 @@ on_both!(
             (Some(62), 0)
         );
         assert_eq!(seats(&page1), (62, 200));
-        assert_eq!(page1["viewer_role"], "Admin");
+        assert_eq!(page1["viewer"], serde_json::json!({ "BuiltIn": "Admin" }));
     }
 );
 

@@ -9,22 +9,25 @@ use leptos::prelude::*;
 /// The signed-in user, or `None` for a visitor who is not signed in.
 #[server(prefix = "/api", endpoint = "signed_in_user")]
 pub async fn signed_in_user() -> Result<Option<CurrentUser>, AppError> {
-    match super::ctx::actor().await {
-        Ok((services, actor)) => services.accounts.current_user(&actor).await.map(Some),
-        Err(AppError::Unauthorized) => Ok(None),
-        Err(e) => Err(e),
+    match super::ctx::viewer()? {
+        Some(actor) => super::ctx::services()?
+            .accounts
+            .current_user(&actor)
+            .await
+            .map(Some),
+        None => Ok(None),
     }
 }
 
 #[server(prefix = "/api", endpoint = "current_terms")]
 pub async fn current_terms() -> Result<Terms, AppError> {
-    let (services, _) = super::ctx::actor().await?;
+    let (services, _) = super::ctx::allowed::<CurrentTerms>()?;
     Ok(services.accounts.terms())
 }
 
 #[server(prefix = "/api", endpoint = "accept_terms")]
 pub async fn accept_terms(version: String) -> Result<(), AppError> {
-    let (services, actor) = super::ctx::actor().await?;
+    let (services, actor) = super::ctx::allowed::<AcceptTerms>()?;
     services.accounts.accept_terms(&actor, &version).await
 }
 
@@ -34,7 +37,7 @@ pub async fn update_profile(
     last_name: String,
     mobile: String,
 ) -> Result<CurrentUser, AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<UpdateProfile>()?;
     let first = PersonName::parse("first_name", &first_name, "a first name");
     let last = PersonName::parse("last_name", &last_name, "a last name");
     let mobile = MobileNumber::parse_optional("mobile", &mobile);
@@ -56,7 +59,7 @@ pub async fn change_password(
     current_password: String,
     new_password: String,
 ) -> Result<(), AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<ChangePassword>()?;
     if current_password.is_empty() {
         return Err(AppError::field(
             "current_password",
@@ -73,14 +76,14 @@ pub async fn change_password(
 /// Moves this session to another of the user's organizations.
 #[server(prefix = "/api", endpoint = "switch_organization")]
 pub async fn switch_organization(org_id: i64) -> Result<(), AppError> {
-    let (services, actor) = super::ctx::actor().await?;
+    let (services, actor) = super::ctx::allowed::<SwitchOrganization>()?;
     services.accounts.switch_organization(&actor, org_id).await
 }
 
 /// Chooses the organization sign-in lands in.
 #[server(prefix = "/api", endpoint = "set_default_organization")]
 pub async fn set_default_organization(org_id: i64) -> Result<(), AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<SetDefaultOrganization>()?;
     services
         .accounts
         .set_default_organization(&actor, org_id)

@@ -2,7 +2,73 @@
 
 pub mod account;
 pub mod auth;
+pub mod billing;
+pub mod roles;
 pub mod team;
+
+use crate::authz::{Feature, Level, Requirement};
+use server_fn::ServerFn;
+
+/// What every server function needs, by its path. A function missing here is refused at the
+/// door (and a test fails); each function checks its entry again when it runs, which also
+/// covers calls made while rendering a page on the server.
+pub fn requirements() -> Vec<(&'static str, Requirement)> {
+    use Requirement::{Member, Owner, Public, SignedIn};
+    let team = |level| Requirement::feature(Feature::TeamManagement, level);
+    vec![
+        (auth::SignUp::PATH, Public),
+        (auth::ResendVerification::PATH, Public),
+        (auth::VerifyEmail::PATH, Public),
+        (auth::SignIn::PATH, Public),
+        (auth::SignOut::PATH, Public),
+        (auth::RequestPasswordReset::PATH, Public),
+        (auth::ResetPassword::PATH, Public),
+        (account::SignedInUser::PATH, Public),
+        (account::CurrentTerms::PATH, SignedIn),
+        (account::AcceptTerms::PATH, SignedIn),
+        (account::SwitchOrganization::PATH, SignedIn),
+        (account::UpdateProfile::PATH, Member),
+        (account::ChangePassword::PATH, Member),
+        (account::SetDefaultOrganization::PATH, Member),
+        (team::TeamMembers::PATH, team(Level::View)),
+        (team::InviteUser::PATH, team(Level::Edit)),
+        (team::BulkInvite::PATH, team(Level::Edit)),
+        (team::ResendInvitation::PATH, team(Level::Edit)),
+        (team::CancelInvitation::PATH, team(Level::Edit)),
+        (team::InviteLink::PATH, team(Level::Edit)),
+        (team::ChangeMember::PATH, team(Level::Full)),
+        (team::EditMember::PATH, team(Level::Edit)),
+        (team::LeaveOrganization::PATH, Member),
+        (team::InvitationDetails::PATH, Public),
+        (team::RegisterAndAccept::PATH, Public),
+        (team::AcceptInvitation::PATH, SignedIn),
+        (team::SignInAndAccept::PATH, Public),
+        (roles::RolesOverview::PATH, team(Level::View)),
+        (roles::SaveRole::PATH, team(Level::Full)),
+        (roles::DeleteRole::PATH, team(Level::Full)),
+        (
+            roles::AddRegion::PATH,
+            Requirement::feature(Feature::AccountSettings, Level::Full),
+        ),
+        (roles::TransferOwnership::PATH, Owner),
+        (
+            billing::BillingOverview::PATH,
+            Requirement::feature(Feature::Billing, Level::View),
+        ),
+        (
+            billing::SetSeatLimit::PATH,
+            Requirement::feature(Feature::Billing, Level::Full),
+        ),
+    ]
+}
+
+/// The requirement declared for the server function at `path`.
+pub fn requirement(path: &str) -> Option<Requirement> {
+    requirements()
+        .into_iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, r)| r)
+}
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ctx {
@@ -26,29 +92,29 @@ pub(crate) mod ctx {
             })
     }
 
-    /// The signed-in user, whether or not they accepted the terms yet.
-    pub async fn actor() -> Result<(Services, Actor), AppError> {
-        let services = services()?;
-        let token = request_meta()?
-            .session_token
-            .ok_or(AppError::Unauthorized)?;
-        let actor = services
-            .accounts
-            .authenticate(&token)
-            .await?
-            .ok_or(AppError::Unauthorized)?;
-        Ok((services, actor))
+    /// The signed-in user (resolved once per request by the server's middleware).
+    fn signed_in() -> Result<Actor, AppError> {
+        request_meta()?.actor.ok_or(AppError::Unauthorized)
     }
 
-    /// The signed-in user who has accepted the current terms.
-    pub async fn member() -> Result<(Services, Actor), AppError> {
-        let (services, actor) = actor().await?;
-        if !actor.terms_accepted {
-            return Err(AppError::Refused(
-                "Please accept the Terms of Use to continue.".into(),
-            ));
-        }
-        Ok((services, actor))
+    /// Checks what server function `F` declared against the signed-in user and returns them.
+    /// Every server function that acts for a signed-in user starts here.
+    pub fn allowed<F: server_fn::ServerFn>() -> Result<(Services, Actor), AppError> {
+        let Some(requirement) = super::requirement(F::PATH) else {
+            tracing::error!(
+                path = F::PATH,
+                "server function without a declared requirement"
+            );
+            return Err(AppError::Forbidden);
+        };
+        let actor = signed_in()?;
+        actor.meets(requirement)?;
+        Ok((services()?, actor))
+    }
+
+    /// The signed-in user if there is one, for public functions that look at who asks.
+    pub fn viewer() -> Result<Option<Actor>, AppError> {
+        Ok(request_meta()?.actor)
     }
 
     pub fn set_cookie(value: String) {

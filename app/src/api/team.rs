@@ -11,7 +11,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 fn role_field(field: &str, value: &str) -> Result<Role, AppError> {
     Role::parse(value)
-        .filter(|r| Role::ASSIGNABLE.contains(r))
+        .filter(|r| *r != Role::Owner)
         .ok_or_else(|| AppError::field(field, "Choose a role."))
 }
 
@@ -25,7 +25,7 @@ pub async fn team_members(
     descending: bool,
     page: i64,
 ) -> Result<TeamPage, AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<TeamMembers>()?;
     let query = TeamQuery {
         search: search.chars().take(200).collect(),
         role: Role::parse(&role),
@@ -44,7 +44,7 @@ pub async fn invite_user(
     email: String,
     role: String,
 ) -> Result<(), AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<InviteUser>()?;
     let first = PersonName::parse("first_name", &first_name, "a first name");
     let last = PersonName::parse("last_name", &last_name, "a last name");
     let email = EmailAddress::parse("email", &email);
@@ -66,33 +66,33 @@ pub async fn invite_user(
 
 #[server(prefix = "/api", endpoint = "bulk_invite")]
 pub async fn bulk_invite(addresses: String, role: String) -> Result<Vec<BulkResult>, AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<BulkInvite>()?;
     let role = role_field("role", &role)?;
     services.team.bulk_invite(&actor, &addresses, role).await
 }
 
 #[server(prefix = "/api", endpoint = "resend_invitation")]
 pub async fn resend_invitation(id: i64) -> Result<(), AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<ResendInvitation>()?;
     services.team.resend(&actor, id).await
 }
 
 #[server(prefix = "/api", endpoint = "cancel_invitation")]
 pub async fn cancel_invitation(id: i64) -> Result<(), AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<CancelInvitation>()?;
     services.team.cancel(&actor, id).await
 }
 
 #[server(prefix = "/api", endpoint = "invite_link")]
 pub async fn invite_link(id: i64) -> Result<String, AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<InviteLink>()?;
     services.team.invite_link(&actor, id).await
 }
 
 /// Promote, Demote, Revoke, Activate or Remove a member.
 #[server(prefix = "/api", endpoint = "change_member")]
 pub async fn change_member(user_id: i64, action: String) -> Result<(), AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<ChangeMember>()?;
     let action = MemberAction::parse(&action)
         .filter(|a| *a != MemberAction::Edit)
         .ok_or(AppError::NotFound)?;
@@ -107,7 +107,7 @@ pub async fn edit_member(
     mobile: String,
     role: String,
 ) -> Result<(), AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<EditMember>()?;
     let first = PersonName::parse("first_name", &first_name, "a first name");
     let last = PersonName::parse("last_name", &last_name, "a last name");
     let mobile = MobileNumber::parse_optional("mobile", &mobile);
@@ -129,7 +129,7 @@ pub async fn edit_member(
 
 #[server(prefix = "/api", endpoint = "leave_organization")]
 pub async fn leave_organization() -> Result<(), AppError> {
-    let (services, actor) = super::ctx::member().await?;
+    let (services, actor) = super::ctx::allowed::<LeaveOrganization>()?;
     services.team.leave(&actor).await
 }
 
@@ -137,11 +137,7 @@ pub async fn leave_organization() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "invitation_details")]
 pub async fn invitation_details(token: String) -> Result<InvitationView, AppError> {
     let services = super::ctx::services()?;
-    let viewer = match super::ctx::actor().await {
-        Ok((_, actor)) => Some(actor),
-        Err(AppError::Unauthorized) => None,
-        Err(e) => return Err(e),
-    };
+    let viewer = super::ctx::viewer()?;
     services.team.invitation(&token, viewer.as_ref()).await
 }
 
@@ -180,7 +176,7 @@ pub async fn register_and_accept(
 /// Accepts for the signed-in user, who must hold the invited address.
 #[server(prefix = "/api", endpoint = "accept_invitation")]
 pub async fn accept_invitation(token: String) -> Result<(), AppError> {
-    let (services, actor) = super::ctx::actor().await?;
+    let (services, actor) = super::ctx::allowed::<AcceptInvitation>()?;
     services.team.accept(&actor, &token).await
 }
 

@@ -1,9 +1,12 @@
 use crate::api::account::{signed_in_user, switch_organization};
 use crate::api::auth::SignOut;
+use crate::authz::{Feature, Level, can};
 use crate::components::{go_to, toaster};
+use crate::error::PERMISSION_DENIED;
 use crate::model::CurrentUser;
 use leptos::prelude::*;
 use leptos_router::components::{A, Redirect};
+use leptos_router::hooks::use_location;
 
 /// The page frame of the signed-in app: navigation on the left, the page on the right.
 /// Visitors who are not signed in go to "Sign In"; users who have not accepted the current
@@ -19,7 +22,22 @@ pub fn Frame(children: ChildrenFn) -> impl IntoView {
                     Ok(Some(u)) if !u.terms_accepted => view! { <Redirect path="/terms"/> }.into_any(),
                     Ok(Some(u)) => {
                         provide_context(u.clone());
-                        view! { <Shell user=u>{children.read_value()()}</Shell> }.into_any()
+                        let path = use_location().pathname.get_untracked();
+                        let allowed = crate::page_requirement(&path)
+                            .is_some_and(|r| r.met_by(&u.access));
+                        if allowed {
+                            view! { <Shell user=u>{children.read_value()()}</Shell> }.into_any()
+                        } else {
+                            #[cfg(feature = "ssr")]
+                            if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+                                resp.set_status(http::StatusCode::FORBIDDEN);
+                            }
+                            view! {
+                                <Shell user=u>
+                                    <div class="banner banner-error" role="alert">{PERMISSION_DENIED}</div>
+                                </Shell>
+                            }.into_any()
+                        }
                     }
                     Ok(None) => view! { <Redirect path="/sign-in"/> }.into_any(),
                     Err(e) => view! {
@@ -33,6 +51,8 @@ pub fn Frame(children: ChildrenFn) -> impl IntoView {
 
 #[component]
 fn Shell(user: CurrentUser, children: Children) -> impl IntoView {
+    let sees = |feature| can(&user.access, feature, Level::View, None);
+    let (team, billing) = (sees(Feature::TeamManagement), sees(Feature::Billing));
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move || {
         if matches!(sign_out.value().get(), Some(Ok(()))) {
@@ -48,7 +68,11 @@ fn Shell(user: CurrentUser, children: Children) -> impl IntoView {
                 <nav aria-label="Main">
                     <ul>
                         <li><A href="/" exact=true>"Overview"</A></li>
-                        <li><A href="/team">"Team"</A></li>
+                        {team.then(|| view! {
+                            <li><A href="/team">"Team"</A></li>
+                            <li><A href="/roles">"Roles"</A></li>
+                        })}
+                        {billing.then(|| view! { <li><A href="/billing">"Billing"</A></li> })}
                         <li><A href="/profile">"Profile"</A></li>
                     </ul>
                 </nav>

@@ -4,10 +4,11 @@ mod email;
 mod names;
 mod password;
 mod phone;
+pub mod roles;
 pub mod team;
 
 pub use email::EmailAddress;
-pub use names::{OrgName, PersonName};
+pub use names::{OrgName, PersonName, RoleName, description, region_name};
 pub use password::Password;
 pub use phone::MobileNumber;
 
@@ -26,7 +27,12 @@ pub struct CurrentUser {
     pub email: String,
     pub mobile: Option<String>,
     pub org_name: String,
+    /// The role's name in this organization ("Admin", or a custom role's name).
     pub role: String,
+    /// What the role grants, so pages show only what the user may do.
+    pub access: crate::authz::Access,
+    /// The organization's regions.
+    pub regions: Vec<crate::authz::Region>,
     pub terms_accepted: bool,
     /// The organization this session works in.
     pub org_id: i64,

@@ -72,6 +72,49 @@ impl OrgName {
     }
 }
 
+/// A custom role's name: 1 to 60 characters, and not the name of a built-in role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleName(String);
+
+impl RoleName {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let name = bounded(field, raw, "a role name", 1, 60)?;
+        if [
+            "owner",
+            "admin",
+            "administrator",
+            "member",
+            "visitor",
+            "custom",
+        ]
+        .contains(&name.to_lowercase().as_str())
+        {
+            return Err(AppError::field(
+                field,
+                format!("{name} is a built-in role. Choose another name."),
+            ));
+        }
+        Ok(Self(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A short free-text description (of a role, say): up to 200 characters, may be empty.
+pub fn description(field: &str, raw: &str) -> Result<String, AppError> {
+    if raw.trim().is_empty() {
+        return Ok(String::new());
+    }
+    bounded(field, raw, "a description", 1, 200)
+}
+
+/// A region's display name.
+pub fn region_name(field: &str, raw: &str) -> Result<String, AppError> {
+    bounded(field, raw, "a region name", 2, 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +145,19 @@ mod tests {
     fn control_characters_and_markup_are_refused() {
         assert!(PersonName::parse("f", "Ada\nBcc", "a first name").is_err());
         assert!(PersonName::parse("f", "<script>", "a first name").is_err());
+    }
+
+    #[test]
+    fn role_names_are_bounded_and_not_built_in() {
+        assert_eq!(
+            RoleName::parse("name", " Finance ").unwrap().as_str(),
+            "Finance"
+        );
+        assert!(RoleName::parse("name", "admin").is_err());
+        assert!(RoleName::parse("name", "").is_err());
+        assert!(RoleName::parse("name", &"x".repeat(61)).is_err());
+        assert_eq!(description("d", "  ").unwrap(), "");
+        assert!(description("d", &"x".repeat(201)).is_err());
     }
 
     #[test]

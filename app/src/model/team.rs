@@ -2,6 +2,7 @@
 //! Shared by the browser (which shows only the buttons the rules allow) and the server
 //! (which enforces them).
 
+use crate::authz::{Access, BuiltIn, Feature, Level, Region, can};
 use serde::{Deserialize, Serialize};
 
 /// How many rows one page of the team list holds.
@@ -9,42 +10,93 @@ pub const PAGE_SIZE: i64 = 50;
 /// The most addresses one "Bulk Invite" takes.
 pub const BULK_MAX: usize = 1000;
 
+/// A member's or invitation's role: a built-in one, or a custom role of the organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Role {
     Owner,
     Admin,
     Member,
+    Visitor,
+    Custom(i64),
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Member];
-    /// The roles an invitation or an edit may give.
-    pub const ASSIGNABLE: [Role; 2] = [Role::Admin, Role::Member];
+    pub const BUILT_IN: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Visitor];
 
-    pub fn as_str(self) -> &'static str {
+    /// The key used in addresses and forms: "admin", or "custom-12" for a custom role.
+    pub fn key(self) -> String {
         match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
+            Role::Custom(id) => format!("custom-{id}"),
+            other => other.stored().0.to_owned(),
         }
     }
 
+    pub fn parse(value: &str) -> Option<Role> {
+        if let Some(id) = value.strip_prefix("custom-") {
+            return id.parse().ok().filter(|id| *id > 0).map(Role::Custom);
+        }
+        Role::BUILT_IN.into_iter().find(|r| r.stored().0 == value)
+    }
+
+    /// How the role is stored: the role column and, for a custom role, its id.
+    pub fn stored(self) -> (&'static str, Option<i64>) {
+        match self {
+            Role::Owner => ("owner", None),
+            Role::Admin => ("admin", None),
+            Role::Member => ("member", None),
+            Role::Visitor => ("visitor", None),
+            Role::Custom(id) => ("custom", Some(id)),
+        }
+    }
+
+    pub fn from_stored(role: &str, role_id: Option<i64>) -> Option<Role> {
+        match (role, role_id) {
+            ("custom", Some(id)) => Some(Role::Custom(id)),
+            ("custom", None) => None,
+            (other, _) => Role::BUILT_IN.into_iter().find(|r| r.stored().0 == other),
+        }
+    }
+
+    pub fn built_in(self) -> Option<BuiltIn> {
+        match self {
+            Role::Owner => Some(BuiltIn::Owner),
+            Role::Admin => Some(BuiltIn::Admin),
+            Role::Member => Some(BuiltIn::Member),
+            Role::Visitor => Some(BuiltIn::Visitor),
+            Role::Custom(_) => None,
+        }
+    }
+
+    /// The name of a built-in role; custom roles are named by the organization.
     pub fn label(self) -> &'static str {
         match self {
             Role::Owner => "Owner",
             Role::Admin => "Admin",
             Role::Member => "Member",
+            Role::Visitor => "Visitor",
+            Role::Custom(_) => "Custom",
         }
     }
+}
 
-    pub fn parse(value: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == value)
+impl From<BuiltIn> for Role {
+    fn from(b: BuiltIn) -> Self {
+        match b {
+            BuiltIn::Owner => Role::Owner,
+            BuiltIn::Admin => Role::Admin,
+            BuiltIn::Member => Role::Member,
+            BuiltIn::Visitor => Role::Visitor,
+        }
     }
+}
 
-    /// Owner and Admins manage members and invitations.
-    pub fn manages_team(self) -> bool {
-        matches!(self, Role::Owner | Role::Admin)
-    }
+/// A role as offered in a select or shown in a list: the role and its name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleOption {
+    pub role: Role,
+    pub name: String,
+    /// Whether the viewer may give this role to someone.
+    pub assignable: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -147,6 +199,8 @@ pub struct TeamRow {
     pub email: String,
     pub mobile: Option<String>,
     pub role: Role,
+    /// The role's name ("Admin", or a custom role's name).
+    pub role_name: String,
     pub status: Status,
     /// Joined (members) or last invited (invitations), Unix milliseconds.
     pub date: i64,
@@ -185,7 +239,11 @@ pub struct TeamPage {
     pub total: i64,
     pub page: i64,
     pub seats: Seats,
-    pub viewer_role: Role,
+    /// What the viewer's role grants, to show only the actions they may take.
+    pub viewer: Access,
+    /// Every role of the organization (Owner first), marked with whether the viewer may
+    /// give it.
+    pub roles: Vec<RoleOption>,
 }
 
 impl TeamPage {
@@ -241,26 +299,41 @@ impl MemberAction {
     }
 }
 
+/// The Team Management level an action needs: changing details is Edit; changing a role or
+/// status, or removing someone, is Full.
+pub fn action_level(action: MemberAction) -> Level {
+    match action {
+        MemberAction::Edit => Level::Edit,
+        _ => Level::Full,
+    }
+}
+
 /// Whether `actor` may apply `action` to a member with `target` role and `status`.
-/// The Owner is never acted on; Admins do not act on Admins; nobody acts on themselves
-/// (they leave instead); Promote, Demote and Revoke need an Active member, Activate a
-/// Disabled one.
+/// The Owner is never acted on; only the Owner acts on Admins; nobody acts on themselves
+/// (they leave instead); Promote and Demote (Member to Admin and back) are for the Owner
+/// and Admins only. Promote, Demote and Revoke need an Active member, Activate a Disabled one.
 pub fn may_act(
-    actor: Role,
+    actor: &Access,
     is_self: bool,
     target: Role,
     status: Status,
     action: MemberAction,
 ) -> bool {
-    if is_self || !actor.manages_team() || target == Role::Owner {
+    if is_self
+        || target == Role::Owner
+        || !can(actor, Feature::TeamManagement, action_level(action), None)
+    {
         return false;
     }
-    if actor == Role::Admin && target == Role::Admin {
+    if target == Role::Admin && !actor.is_owner() {
         return false;
     }
+    let manages_admins = matches!(actor, Access::BuiltIn(BuiltIn::Owner | BuiltIn::Admin));
     match action {
-        MemberAction::Promote => target == Role::Member && status == Status::Active,
-        MemberAction::Demote => target == Role::Admin && status == Status::Active,
+        MemberAction::Promote => {
+            manages_admins && target == Role::Member && status == Status::Active
+        }
+        MemberAction::Demote => manages_admins && target == Role::Admin && status == Status::Active,
         MemberAction::Revoke => status == Status::Active,
         MemberAction::Activate => status == Status::Disabled,
         MemberAction::Edit | MemberAction::Remove => {
@@ -269,9 +342,13 @@ pub fn may_act(
     }
 }
 
-/// Whether `actor` may give `role` to someone (by invitation or edit).
-pub fn may_assign(actor: Role, role: Role) -> bool {
-    actor.manages_team() && Role::ASSIGNABLE.contains(&role)
+/// Whether `actor` may give a role granting `role_access` to someone (by invitation or
+/// edit): never the Owner's, and never more than the actor holds (in every one of the
+/// organization's `regions`).
+pub fn may_assign(actor: &Access, role_access: &Access, regions: &[Region]) -> bool {
+    !role_access.is_owner()
+        && can(actor, Feature::TeamManagement, Level::Edit, None)
+        && actor.covers(role_access, regions)
 }
 
 /// What an invitation link shows before anything is asked of the person following it.
@@ -282,7 +359,8 @@ pub struct InvitationView {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
-    pub role: Role,
+    /// The role's name.
+    pub role: String,
     /// An account with the invited address exists: sign in to accept instead of registering.
     pub has_account: bool,
     /// The invited account is the one signed in now.
@@ -452,14 +530,30 @@ mod tests {
         assert_eq!(split_name("Cher"), ("Cher".into(), String::new()));
     }
 
+    fn access(role: Role) -> Access {
+        Access::BuiltIn(role.built_in().unwrap())
+    }
+
+    #[test]
+    fn roles_round_trip_through_keys_and_storage() {
+        for role in Role::BUILT_IN.into_iter().chain([Role::Custom(7)]) {
+            assert_eq!(Role::parse(&role.key()), Some(role));
+            let (text, id) = role.stored();
+            assert_eq!(Role::from_stored(text, id), Some(role));
+        }
+        assert_eq!(Role::parse("custom-0"), None);
+        assert_eq!(Role::parse("custom-x"), None);
+        assert_eq!(Role::from_stored("custom", None), None);
+    }
+
     #[test]
     fn nobody_acts_on_the_owner_or_themselves() {
         for action in MemberAction::ALL {
             for status in [Status::Active, Status::Disabled] {
-                for actor in Role::ALL {
-                    assert!(!may_act(actor, false, Role::Owner, status, action));
-                    for target in Role::ALL {
-                        assert!(!may_act(actor, true, target, status, action));
+                for actor in Role::BUILT_IN {
+                    assert!(!may_act(&access(actor), false, Role::Owner, status, action));
+                    for target in Role::BUILT_IN {
+                        assert!(!may_act(&access(actor), true, target, status, action));
                     }
                 }
             }
@@ -467,13 +561,32 @@ mod tests {
     }
 
     #[test]
-    fn members_manage_nobody_and_admins_do_not_manage_admins() {
+    fn members_and_visitors_manage_nobody_and_admins_do_not_manage_admins() {
         for action in MemberAction::ALL {
             for status in Status::ALL {
-                for target in Role::ALL {
-                    assert!(!may_act(Role::Member, false, target, status, action));
+                for target in Role::BUILT_IN.into_iter().chain([Role::Custom(3)]) {
+                    assert!(!may_act(
+                        &access(Role::Member),
+                        false,
+                        target,
+                        status,
+                        action
+                    ));
+                    assert!(!may_act(
+                        &access(Role::Visitor),
+                        false,
+                        target,
+                        status,
+                        action
+                    ));
                 }
-                assert!(!may_act(Role::Admin, false, Role::Admin, status, action));
+                assert!(!may_act(
+                    &access(Role::Admin),
+                    false,
+                    Role::Admin,
+                    status,
+                    action
+                ));
             }
         }
     }
@@ -481,10 +594,14 @@ mod tests {
     #[test]
     fn state_rules_follow_the_product_docs() {
         use MemberAction::*;
-        let owner = |target, status, action| may_act(Role::Owner, false, target, status, action);
+        let owner =
+            |target, status, action| may_act(&access(Role::Owner), false, target, status, action);
+        let admin =
+            |target, status, action| may_act(&access(Role::Admin), false, target, status, action);
         assert!(owner(Role::Member, Status::Active, Promote));
         assert!(!owner(Role::Member, Status::Disabled, Promote));
         assert!(!owner(Role::Admin, Status::Active, Promote));
+        assert!(!owner(Role::Visitor, Status::Active, Promote));
         assert!(owner(Role::Admin, Status::Active, Demote));
         assert!(!owner(Role::Admin, Status::Disabled, Demote));
         assert!(!owner(Role::Member, Status::Active, Demote));
@@ -494,22 +611,82 @@ mod tests {
         assert!(!owner(Role::Member, Status::Active, Activate));
         assert!(owner(Role::Member, Status::Disabled, Remove));
         assert!(owner(Role::Admin, Status::Active, Edit));
+        assert!(admin(Role::Member, Status::Active, Promote));
+        assert!(admin(Role::Member, Status::Active, Remove));
+        assert!(admin(Role::Custom(4), Status::Active, Revoke));
+        assert!(admin(Role::Visitor, Status::Disabled, Activate));
+    }
+
+    #[test]
+    fn custom_team_managers_act_by_their_level_and_never_on_admins() {
+        use crate::authz::{CustomGrants, Grant, Grid, default_regions};
+        let with = |level| {
+            let mut grid = Grid::default();
+            grid.set(Feature::TeamManagement, Grant::new(level, false));
+            Access::Custom(CustomGrants::uniform(grid, &default_regions()))
+        };
+        let (editor, full) = (with(Level::Edit), with(Level::Full));
+        let active = Status::Active;
         assert!(may_act(
-            Role::Admin,
+            &editor,
             false,
             Role::Member,
-            Status::Active,
-            Promote
+            active,
+            MemberAction::Edit
         ));
-        assert!(may_act(
-            Role::Admin,
+        assert!(!may_act(
+            &editor,
             false,
             Role::Member,
-            Status::Active,
-            Remove
+            active,
+            MemberAction::Revoke
         ));
-        assert!(!may_assign(Role::Admin, Role::Owner));
-        assert!(may_assign(Role::Admin, Role::Admin));
-        assert!(!may_assign(Role::Member, Role::Member));
+        assert!(may_act(
+            &full,
+            false,
+            Role::Member,
+            active,
+            MemberAction::Revoke
+        ));
+        assert!(may_act(
+            &full,
+            false,
+            Role::Custom(9),
+            active,
+            MemberAction::Remove
+        ));
+        assert!(!may_act(
+            &full,
+            false,
+            Role::Member,
+            active,
+            MemberAction::Promote
+        ));
+        for action in MemberAction::ALL {
+            assert!(!may_act(&full, false, Role::Admin, active, action));
+        }
+    }
+
+    #[test]
+    fn nobody_assigns_the_owner_or_more_than_they_hold() {
+        use crate::authz::{CustomGrants, Template, default_regions};
+        let regions = default_regions();
+        let finance = Access::Custom(CustomGrants::uniform(Template::Finance.grid(), &regions));
+        let admin = access(Role::Admin);
+        for actor in Role::BUILT_IN {
+            assert!(!may_assign(&access(actor), &access(Role::Owner), &regions));
+        }
+        assert!(may_assign(&admin, &admin, &regions));
+        assert!(may_assign(&admin, &access(Role::Visitor), &regions));
+        assert!(
+            !may_assign(&admin, &finance, &regions),
+            "Admins do not hold Billing Full"
+        );
+        assert!(may_assign(&access(Role::Owner), &finance, &regions));
+        assert!(!may_assign(
+            &access(Role::Member),
+            &access(Role::Member),
+            &regions
+        ));
     }
 }

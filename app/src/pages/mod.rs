@@ -1,6 +1,8 @@
 //! Route components.
 
 pub mod auth;
+pub mod billing;
 pub mod home;
 pub mod profile;
+pub mod roles;
 pub mod team;

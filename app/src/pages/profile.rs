@@ -31,6 +31,7 @@ fn Profile() -> impl IntoView {
         }
     });
     let orgs_user = user.clone();
+    let access_user = user.clone();
     let password_form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move || {
         if let Some(Ok(())) = change.value().get() {
@@ -57,6 +58,7 @@ fn Profile() -> impl IntoView {
             </ActionForm>
         </section>
         <DefaultOrganization user=orgs_user/>
+        <YourAccess user=access_user/>
         <section class="card" aria-labelledby="password-h">
             <h2 id="password-h">"Change password"</h2>
             <ActionForm action=change node_ref=password_form attr:class="form" attr:novalidate=true>
@@ -100,4 +102,53 @@ fn DefaultOrganization(user: CurrentUser) -> impl IntoView {
             </section>
         }
     })
+}
+
+/// What the user's role grants, feature by feature and region by region.
+#[component]
+fn YourAccess(user: CurrentUser) -> impl IntoView {
+    use crate::authz::Feature;
+    let access = user.access;
+    let regions = user.regions;
+    let header = regions
+        .iter()
+        .map(|r| view! { <th scope="col">{format!("Region {}", r.code)}</th> })
+        .collect_view();
+    let rows = Feature::ALL
+        .into_iter()
+        .map(|f| {
+            let cells = if f.regional() {
+                regions
+                    .iter()
+                    .map(|r| {
+                        let label = format!("Region {}", r.code);
+                        view! { <td data-label=label>{access.grant(f, Some(&r.code)).describe()}</td> }
+                    })
+                    .collect_view()
+                    .into_any()
+            } else {
+                let span = regions.len().max(1);
+                view! {
+                    <td colspan=span data-label="Organization-wide">
+                        {format!("{} (organization-wide)", access.grant(f, None).describe())}
+                    </td>
+                }
+                .into_any()
+            };
+            view! { <tr><th scope="row">{f.label()}</th>{cells}</tr> }
+        })
+        .collect_view();
+    view! {
+        <section class="card" aria-labelledby="access-h">
+            <h2 id="access-h">"Your access"</h2>
+            <p class="hint">{format!("Your role in {} is {}.", user.org_name, user.role)}</p>
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Your access">
+                <table class="table matrix" id="your-access">
+                    <caption class="sr-only">"Your access by feature and region"</caption>
+                    <thead><tr><th scope="col">"Feature"</th>{header}</tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </section>
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod outbox;
+pub mod roles;
 pub mod sessions;
 pub mod team;
 pub mod throttle;

@@ -8,7 +8,7 @@ pub struct SessionRow {
     pub id: i64,
     pub user_id: i64,
     pub org_id: i64,
-    pub role: String,
+    pub role: app::model::team::Role,
     pub terms_version: Option<String>,
     pub last_seen_at: Millis,
 }
@@ -42,7 +42,7 @@ pub async fn find_live(
     idle_cutoff: Millis,
 ) -> sqlx::Result<Option<SessionRow>> {
     let row = sqlx::query(
-        "select s.id, s.user_id, s.org_id, s.last_seen_at, m.role, u.terms_version \
+        "select s.id, s.user_id, s.org_id, s.last_seen_at, m.role, m.role_id, u.terms_version \
          from sessions s join memberships m on m.user_id = s.user_id and m.org_id = s.org_id \
          join users u on u.id = s.user_id \
          where s.token_hash = $1 and s.expires_at > $2 and s.last_seen_at > $3 and m.status = 'active'",
@@ -57,7 +57,7 @@ pub async fn find_live(
             id: r.try_get("id")?,
             user_id: r.try_get("user_id")?,
             org_id: r.try_get("org_id")?,
-            role: r.try_get("role")?,
+            role: super::team::stored_role(&r)?,
             terms_version: r.try_get("terms_version")?,
             last_seen_at: r.try_get("last_seen_at")?,
         })

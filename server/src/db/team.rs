@@ -59,7 +59,10 @@ fn sort_expr(key: SortKey, backend: Backend) -> &'static str {
             "lower(case when t.first_name = '' then t.email else t.first_name end), lower(t.last_name)"
         }
         SortKey::Email => "t.email",
-        SortKey::Role => "case t.role when 'owner' then 0 when 'admin' then 1 else 2 end",
+        SortKey::Role => {
+            "case t.role when 'owner' then 0 when 'admin' then 1 when 'member' then 2 \
+             when 'visitor' then 3 else 4 end, t.role_name"
+        }
         SortKey::Status => {
             "case t.status when 'active' then 0 when 'pending' then 1 when 'disabled' then 2 else 3 end"
         }
@@ -82,25 +85,32 @@ fn like_pattern(search: &str) -> String {
 
 const TEAM_ROWS: &str = "with t as ( \
     select cast(0 as bigint) as kind, u.id as id, u.first_name, u.last_name, u.email, u.mobile, \
-           m.role, m.status, m.joined_at as at \
-    from memberships m join users u on u.id = m.user_id \
+           m.role, m.role_id, coalesce(r.name, '') as role_name, m.status, m.joined_at as at \
+    from memberships m join users u on u.id = m.user_id left join roles r on r.id = m.role_id \
     where m.org_id = $1 and m.status <> 'removed' \
     union all \
-    select cast(1 as bigint), i.id, i.first_name, i.last_name, i.email, null, i.role, \
-           case when i.expires_at > $2 then 'pending' else 'expired' end, i.sent_at \
-    from invitations i where i.org_id = $1 and i.status = 'pending' ) ";
+    select cast(1 as bigint), i.id, i.first_name, i.last_name, i.email, null, i.role, i.role_id, \
+           coalesce(r.name, ''), case when i.expires_at > $2 then 'pending' else 'expired' end, i.sent_at \
+    from invitations i left join roles r on r.id = i.role_id where i.org_id = $1 and i.status = 'pending' ) ";
 
 const TEAM_FILTER: &str = "where ($3 = '%%' or lower(t.first_name || ' ' || t.last_name) like $3 escape '\\' \
         or t.email like $3 escape '\\') \
-    and ($4 = '' or t.role = $4) and ($5 = '' or t.status = $5) ";
+    and ($4 = '' or t.role = $4) and ($6 = 0 or t.role_id = $6) and ($5 = '' or t.status = $5) ";
 
 /// How many rows match without a search: counted from the two tables' indexes alone.
 const TEAM_COUNT_UNSEARCHED: &str = "select \
     (select count(*) from memberships m where m.org_id = $1 and m.status <> 'removed' \
-        and ($3 = '' or m.role = $3) and ($4 = '' or m.status = $4)) \
+        and ($3 = '' or m.role = $3) and ($5 = 0 or m.role_id = $5) and ($4 = '' or m.status = $4)) \
   + (select count(*) from invitations i where i.org_id = $1 and i.status = 'pending' \
-        and ($3 = '' or i.role = $3) \
+        and ($3 = '' or i.role = $3) and ($5 = 0 or i.role_id = $5) \
         and ($4 = '' or (case when i.expires_at > $2 then 'pending' else 'expired' end) = $4))";
+
+/// The role stored in a row's `role` and `role_id` columns.
+pub(crate) fn stored_role(r: &sqlx::any::AnyRow) -> sqlx::Result<Role> {
+    let role: String = r.try_get("role")?;
+    let role_id: Option<i64> = r.try_get("role_id")?;
+    Ok(Role::from_stored(&role, role_id).unwrap_or(Role::Member))
+}
 
 /// One page of members and invitations matching the query, and how many match in all.
 pub async fn list(
@@ -120,9 +130,10 @@ pub async fn list(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let sql = format!("{TEAM_ROWS} select t.* from t {TEAM_FILTER} {order} limit $6 offset $7");
+    let sql = format!("{TEAM_ROWS} select t.* from t {TEAM_FILTER} {order} limit $7 offset $8");
     let pattern = like_pattern(&q.search);
-    let role = q.role.map(Role::as_str).unwrap_or("");
+    let (role, role_id) = q.role.map(Role::stored).unwrap_or(("", None));
+    let role_id = role_id.unwrap_or(0);
     let status = q.status.map(Status::as_str).unwrap_or("");
     let offset = (q.page.max(1) - 1) * PAGE_SIZE;
     let rows = sqlx::query(&sql)
@@ -131,6 +142,7 @@ pub async fn list(
         .bind(&pattern)
         .bind(role)
         .bind(status)
+        .bind(role_id)
         .bind(PAGE_SIZE)
         .bind(offset)
         .fetch_all(&mut *conn)
@@ -143,7 +155,8 @@ pub async fn list(
             RowKind::Invitation
         };
         let id: i64 = r.try_get("id")?;
-        let role: String = r.try_get("role")?;
+        let role = stored_role(&r)?;
+        let role_name: String = r.try_get("role_name")?;
         let status: String = r.try_get("status")?;
         out.push(TeamRow {
             kind,
@@ -152,7 +165,12 @@ pub async fn list(
             last_name: r.try_get("last_name")?,
             email: r.try_get("email")?,
             mobile: r.try_get("mobile")?,
-            role: Role::parse(&role).unwrap_or(Role::Member),
+            role,
+            role_name: if role_name.is_empty() {
+                role.label().to_owned()
+            } else {
+                role_name
+            },
             status: Status::parse(&status).unwrap_or(Status::Active),
             date: r.try_get("at")?,
             is_self: kind == RowKind::Member && id == viewer,
@@ -164,6 +182,7 @@ pub async fn list(
             .bind(now)
             .bind(role)
             .bind(status)
+            .bind(role_id)
             .fetch_one(conn)
             .await?
     } else {
@@ -174,6 +193,7 @@ pub async fn list(
             .bind(&pattern)
             .bind(role)
             .bind(status)
+            .bind(role_id)
             .fetch_one(conn)
             .await?
     };
@@ -193,7 +213,7 @@ pub async fn membership(
     user_id: i64,
 ) -> sqlx::Result<Option<Membership>> {
     let row = sqlx::query(
-        "select m.role, m.status, u.email from memberships m join users u on u.id = m.user_id \
+        "select m.role, m.role_id, m.status, u.email from memberships m join users u on u.id = m.user_id \
          where m.org_id = $1 and m.user_id = $2",
     )
     .bind(org_id)
@@ -201,9 +221,8 @@ pub async fn membership(
     .fetch_optional(conn)
     .await?;
     row.map(|r| {
-        let role: String = r.try_get("role")?;
         Ok(Membership {
-            role: Role::parse(&role).unwrap_or(Role::Member),
+            role: stored_role(&r)?,
             status: r.try_get("status")?,
             email: r.try_get("email")?,
         })
@@ -228,12 +247,16 @@ pub async fn membership_status_by_email(
 }
 
 pub async fn set_role(conn: &mut Conn, org_id: i64, user_id: i64, role: Role) -> sqlx::Result<()> {
-    sqlx::query("update memberships set role = $3 where org_id = $1 and user_id = $2")
-        .bind(org_id)
-        .bind(user_id)
-        .bind(role.as_str())
-        .execute(conn)
-        .await?;
+    let (role, role_id) = role.stored();
+    sqlx::query(
+        "update memberships set role = $3, role_id = $4 where org_id = $1 and user_id = $2",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(role_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -261,13 +284,15 @@ pub async fn join(
     now: Millis,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into memberships (org_id, user_id, role, status, joined_at) values ($1, $2, $3, 'active', $4) \
-         on conflict (org_id, user_id) do update set role = excluded.role, status = 'active', joined_at = excluded.joined_at",
+        "insert into memberships (org_id, user_id, role, role_id, status, joined_at) values ($1, $2, $3, $5, 'active', $4) \
+         on conflict (org_id, user_id) do update set role = excluded.role, role_id = excluded.role_id, \
+         status = 'active', joined_at = excluded.joined_at",
     )
     .bind(org_id)
     .bind(user_id)
-    .bind(role.as_str())
+    .bind(role.stored().0)
     .bind(now)
+    .bind(role.stored().1)
     .execute(conn)
     .await?;
     Ok(())
@@ -285,17 +310,16 @@ pub struct Invitation {
 }
 
 const INVITATION_COLUMNS: &str =
-    "i.id, i.org_id, i.email, i.first_name, i.last_name, i.role, i.expires_at";
+    "i.id, i.org_id, i.email, i.first_name, i.last_name, i.role, i.role_id, i.expires_at";
 
 fn invitation(r: sqlx::any::AnyRow) -> sqlx::Result<Invitation> {
-    let role: String = r.try_get("role")?;
     Ok(Invitation {
         id: r.try_get("id")?,
         org_id: r.try_get("org_id")?,
         email: r.try_get("email")?,
         first_name: r.try_get("first_name")?,
         last_name: r.try_get("last_name")?,
-        role: Role::parse(&role).unwrap_or(Role::Member),
+        role: stored_role(&r)?,
         expires_at: r.try_get("expires_at")?,
     })
 }
@@ -344,17 +368,18 @@ pub async fn insert_invitation(
     expires_at: Millis,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "insert into invitations (org_id, email, first_name, last_name, role, invited_by, created_at, sent_at, expires_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $7, $8) returning id",
+        "insert into invitations (org_id, email, first_name, last_name, role, invited_by, created_at, sent_at, expires_at, role_id) \
+         values ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) returning id",
     )
     .bind(n.org_id)
     .bind(n.email)
     .bind(n.first_name)
     .bind(n.last_name)
-    .bind(n.role.as_str())
+    .bind(n.role.stored().0)
     .bind(n.invited_by)
     .bind(now)
     .bind(expires_at)
+    .bind(n.role.stored().1)
     .fetch_one(conn)
     .await
 }
@@ -368,16 +393,17 @@ pub async fn renew_invitation(
     expires_at: Millis,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "update invitations set first_name = $2, last_name = $3, role = $4, invited_by = $5, sent_at = $6, expires_at = $7 \
-         where id = $1",
+        "update invitations set first_name = $2, last_name = $3, role = $4, invited_by = $5, sent_at = $6, expires_at = $7, \
+         role_id = $8 where id = $1",
     )
     .bind(id)
     .bind(n.first_name)
     .bind(n.last_name)
-    .bind(n.role.as_str())
+    .bind(n.role.stored().0)
     .bind(n.invited_by)
     .bind(now)
     .bind(expires_at)
+    .bind(n.role.stored().1)
     .execute(&mut *conn)
     .await?;
     retire_links(conn, id).await?;

@@ -20,12 +20,17 @@ pub struct UserRow {
     pub default_org_id: Option<i64>,
 }
 
+/// Creates an organization with the default regions.
 pub async fn insert_org(conn: &mut Conn, name: &str, now: Millis) -> sqlx::Result<i64> {
-    sqlx::query_scalar("insert into organizations (name, created_at) values ($1, $2) returning id")
-        .bind(name)
-        .bind(now)
-        .fetch_one(conn)
-        .await
+    let id = sqlx::query_scalar(
+        "insert into organizations (name, created_at) values ($1, $2) returning id",
+    )
+    .bind(name)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    super::roles::add_default_regions(conn, id, now).await?;
+    Ok(id)
 }
 
 pub async fn insert_user(
@@ -162,15 +167,18 @@ pub struct Profile {
     pub email: String,
     pub mobile: Option<String>,
     pub org_name: String,
-    pub role: String,
+    pub role: app::model::team::Role,
+    /// The role's name ("Admin", or a custom role's name).
+    pub role_name: String,
     pub terms_version: Option<String>,
     pub default_org_id: Option<i64>,
 }
 
 pub async fn profile(conn: &mut Conn, user_id: i64, org_id: i64) -> sqlx::Result<Option<Profile>> {
     let row = sqlx::query(
-        "select u.first_name, u.last_name, u.email, u.mobile, u.terms_version, u.default_org_id, o.name as org_name, m.role \
+        "select u.first_name, u.last_name, u.email, u.mobile, u.terms_version, u.default_org_id, o.name as org_name, m.role, m.role_id, r.name as role_name \
          from users u join memberships m on m.user_id = u.id join organizations o on o.id = m.org_id \
+         left join roles r on r.id = m.role_id \
          where u.id = $1 and m.org_id = $2",
     )
     .bind(user_id)
@@ -184,7 +192,10 @@ pub async fn profile(conn: &mut Conn, user_id: i64, org_id: i64) -> sqlx::Result
             email: r.try_get("email")?,
             mobile: r.try_get("mobile")?,
             org_name: r.try_get("org_name")?,
-            role: r.try_get("role")?,
+            role: super::team::stored_role(&r)?,
+            role_name: r
+                .try_get::<Option<String>, _>("role_name")?
+                .unwrap_or_default(),
             terms_version: r.try_get("terms_version")?,
             default_org_id: r.try_get("default_org_id")?,
         })

@@ -1,10 +1,12 @@
 use super::AppState;
+use app::authz::Requirement;
+use app::error::AppError;
 use app::ports::RequestMeta;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// Puts the session secret (from the cookie) and the client address into the request.
@@ -20,11 +22,50 @@ pub async fn request_meta(State(state): State<AppState>, mut req: Request, next:
         peer
     };
     let session_token = session_cookie(req.headers(), state.cookie_name);
+    let path = req.uri().path();
+    let actor = match &session_token {
+        Some(token) if !path.starts_with("/pkg/") => {
+            match state.services.accounts.authenticate(token).await {
+                Ok(actor) => actor,
+                Err(e) => return refuse(e),
+            }
+        }
+        _ => None,
+    };
+    // Server functions: the declared requirement is checked before the function runs;
+    // a function without one is refused.
+    if path.starts_with("/api/") {
+        let decided = match app::api::requirement(path) {
+            None => {
+                tracing::error!(path, "server function without a declared requirement");
+                Err(AppError::Forbidden)
+            }
+            Some(Requirement::Public) => Ok(()),
+            Some(requirement) => actor
+                .as_ref()
+                .ok_or(AppError::Unauthorized)
+                .and_then(|a| a.meets(requirement)),
+        };
+        if let Err(e) = decided {
+            return refuse(e);
+        }
+    }
     req.extensions_mut().insert(RequestMeta {
         session_token,
         client_ip,
+        actor,
     });
     next.run(req).await
+}
+
+/// A refusal in the form server functions answer with: the error as JSON.
+fn refuse(e: AppError) -> Response {
+    let status = match e {
+        AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden | AppError::Refused(_) => StatusCode::FORBIDDEN,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, axum::Json(e)).into_response()
 }
 
 /// The address the nearest trusted proxy saw: the last entry of `X-Forwarded-For`.

@@ -58,6 +58,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "role_changed.html",
         include_str!("templates/role_changed.html"),
     ),
+    (
+        "ownership_transferred.txt",
+        include_str!("templates/ownership_transferred.txt"),
+    ),
+    (
+        "ownership_transferred.html",
+        include_str!("templates/ownership_transferred.html"),
+    ),
 ];
 
 impl Default for Templates {
@@ -109,9 +117,10 @@ mod tests {
             "password_changed",
             "invitation",
             "role_changed",
+            "ownership_transferred",
         ] {
             let r = t
-                .render(name, "Subject", minijinja::context! { first_name => "<b>Ada</b>", inviter => "Grace", changed_by => "Grace", org_name => "Acme", role => "Member", link => "https://r.example/x?token=a&b" })
+                .render(name, "Subject", minijinja::context! { first_name => "<b>Ada</b>", inviter => "Grace", changed_by => "Grace", org_name => "Acme", role => "Member", old_owner => "Grace", new_owner => "Alan", link => "https://r.example/x?token=a&b" })
                 .unwrap();
             assert!(r.text.contains("Ada"), "{name} text");
             assert!(

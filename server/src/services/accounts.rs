@@ -5,7 +5,7 @@ use crate::auth::password::{Hasher, Verified};
 use crate::auth::token;
 use crate::clock::{Clock, DAY, HOUR, MINUTE, Millis};
 use crate::config::Config;
-use crate::db::{self, Conn, Store, audit, outbox, sessions, throttle, tokens, users};
+use crate::db::{self, Conn, Store, audit, outbox, roles, sessions, throttle, tokens, users};
 use crate::mail::Templates;
 use app::error::AppError;
 use app::model::{CurrentUser, EmailAddress, OrgChoice, Password, Terms};
@@ -459,11 +459,15 @@ impl Accounts for AccountService {
                 .await
                 .or_internal("touch session")?;
         }
+        let access = roles::access(&mut conn, s.role)
+            .await
+            .or_internal("read role")?;
         Ok(Some(Actor {
             session_id: s.id,
             user_id: s.user_id,
             org_id: s.org_id,
             role: s.role,
+            access,
             terms_accepted: s.terms_version.as_deref() == Some(self.config.terms_version.as_str()),
         }))
     }
@@ -490,9 +494,15 @@ impl Accounts for AccountService {
             email: p.email,
             mobile: p.mobile,
             org_name: p.org_name,
-            role: app::model::team::Role::parse(&p.role)
-                .map(|r| r.label().to_owned())
-                .unwrap_or(p.role),
+            role: if p.role_name.is_empty() {
+                p.role.label().to_owned()
+            } else {
+                p.role_name
+            },
+            access: actor.access.clone(),
+            regions: roles::regions(&mut conn, actor.org_id)
+                .await
+                .or_internal("list regions")?,
         })
     }
 

@@ -2,10 +2,12 @@
 
 pub mod accounts;
 mod limits;
+pub mod org;
 pub mod team;
 
 pub use accounts::AccountService;
 pub use limits::Limits;
+pub use org::OrgService;
 pub use team::TeamService;
 
 use app::error::AppError;

@@ -6,14 +6,15 @@
 use super::{AccountService, OrInternal};
 use crate::auth::token;
 use crate::clock::{DAY, Millis};
-use crate::db::{self, Conn, audit, sessions, team, users};
+use crate::db::{self, Conn, audit, roles, sessions, team, users};
 use crate::events::Events;
+use app::authz::{Access, Feature, Level, Region, can};
 use app::error::AppError;
 use app::model::EmailAddress;
 use app::model::PersonName;
 use app::model::team::{
-    BULK_MAX, BulkOutcome, BulkResult, InvitationView, MemberAction, Role, Status, TeamPage,
-    TeamQuery, may_act, may_assign, split_bulk, split_name,
+    BULK_MAX, BulkOutcome, BulkResult, InvitationView, MemberAction, Role, RoleOption, Status,
+    TeamPage, TeamQuery, action_level, may_act, may_assign, split_bulk, split_name,
 };
 use app::ports::{Actor, Invite, MemberEdit, NewSession, Registration, Team};
 use serde::Serialize;
@@ -64,6 +65,18 @@ struct Entry<'a> {
     first_name: &'a str,
     last_name: &'a str,
     role: Role,
+    role_name: &'a str,
+}
+
+/// The acting member as they are now, read under the organization's lock.
+pub(crate) struct Manager {
+    pub access: Access,
+    pub regions: Vec<Region>,
+}
+
+/// An audit detail recording a change: `{"before": …, "after": …}`.
+pub(crate) fn before_after(before: serde_json::Value, after: serde_json::Value) -> String {
+    serde_json::json!({ "before": before, "after": after }).to_string()
 }
 
 fn seats_full(limit: i64) -> AppError {
@@ -86,7 +99,7 @@ impl TeamService {
     }
 
     /// Begins a write transaction holding the organization's lock; returns its seat limit.
-    async fn lock(&self, org_id: i64) -> Result<(db::Tx, i64), AppError> {
+    pub(crate) async fn lock(&self, org_id: i64) -> Result<(db::Tx, i64), AppError> {
         let mut tx = self.accounts.store.write().await.or_internal("begin")?;
         let limit = team::lock_org(&mut tx, self.accounts.store.backend, org_id)
             .await
@@ -95,18 +108,42 @@ impl TeamService {
         Ok((tx, limit))
     }
 
-    /// The actor's role as it is now, under the lock; refused unless they manage the team.
-    async fn manager(&self, conn: &mut Conn, actor: &Actor) -> Result<Role, AppError> {
-        let me = team::membership(conn, actor.org_id, actor.user_id)
+    /// The actor's role as it is now, under the lock; refused unless it grants `level` of
+    /// Team Management.
+    async fn manager(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        level: Level,
+    ) -> Result<Manager, AppError> {
+        current_access(conn, actor, Feature::TeamManagement, level).await
+    }
+
+    /// Refused unless `role` is one of the organization's roles that `me` may give.
+    /// Returns the role's name.
+    async fn assignable(
+        &self,
+        conn: &mut Conn,
+        org_id: i64,
+        me: &Manager,
+        role: Role,
+    ) -> Result<String, AppError> {
+        if !roles::exists(conn, org_id, role)
             .await
-            .or_internal("read own membership")?
-            .filter(|m| m.status == "active")
-            .ok_or(AppError::Unauthorized)?;
-        if me.role.manages_team() {
-            Ok(me.role)
-        } else {
-            Err(AppError::Forbidden)
+            .or_internal("find role")?
+        {
+            return Err(AppError::field(
+                "role",
+                "That role no longer exists. Choose another one.",
+            ));
         }
+        let access = roles::access(conn, role).await.or_internal("read role")?;
+        if !may_assign(&me.access, &access, &me.regions) {
+            return Err(AppError::Forbidden);
+        }
+        roles::name(conn, org_id, role)
+            .await
+            .or_internal("read role name")
     }
 
     /// A member of the organization who has not been removed; not found otherwise.
@@ -137,7 +174,12 @@ impl TeamService {
     }
 
     /// Announces the change and commits.
-    async fn finish(&self, mut tx: db::Tx, org_id: i64, sent_mail: bool) -> Result<(), AppError> {
+    pub(crate) async fn finish(
+        &self,
+        mut tx: db::Tx,
+        org_id: i64,
+        sent_mail: bool,
+    ) -> Result<(), AppError> {
         self.events
             .in_transaction(&mut tx, org_id)
             .await
@@ -147,7 +189,7 @@ impl TeamService {
         Ok(())
     }
 
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         conn: &mut Conn,
         actor: &Actor,
@@ -220,7 +262,7 @@ impl TeamService {
             first_name: e.first_name,
             inviter: &s.inviter,
             org_name: &s.org_name,
-            role: e.role.label(),
+            role: e.role_name,
             link,
         };
         self.accounts
@@ -278,7 +320,7 @@ impl TeamService {
             actor,
             "invitation.sent",
             e.email,
-            Some(e.role.as_str()),
+            Some(&serde_json::json!({ "role": e.role_name }).to_string()),
         )
         .await?;
         s.seats_used += 1;
@@ -291,7 +333,7 @@ impl TeamService {
         conn: &mut Conn,
         actor: &Actor,
         user_id: i64,
-        role: Role,
+        role_name: &str,
     ) -> Result<(), AppError> {
         let (first_name, email, org_name, changed_by): (String, String, String, String) =
             sqlx::query_as(
@@ -304,12 +346,12 @@ impl TeamService {
             .fetch_one(&mut *conn)
             .await
             .or_internal("read role change details")?;
-        let subject = format!("Your role in {org_name} is now {}", role.label());
+        let subject = format!("Your role in {org_name} is now {role_name}");
         let values = RoleMail {
             first_name: &first_name,
             changed_by: &changed_by,
             org_name: &org_name,
-            role: role.label(),
+            role: role_name,
             link: self.accounts.config.link("/"),
         };
         self.accounts
@@ -389,10 +431,64 @@ impl TeamService {
             actor_user_id: Some(user_id),
             action: "invitation.accepted",
             target: Some(&inv.email),
-            detail: Some(inv.role.as_str()),
+            detail: Some(&inv.role.key()),
         };
         audit::record(conn, entry, now).await.or_internal("audit")
     }
+}
+
+/// The actor's membership as it is now (inside the caller's transaction, so under its
+/// locks), with what the role grants; refused unless it allows `level` of `feature`.
+pub(crate) async fn current_access(
+    conn: &mut Conn,
+    actor: &Actor,
+    feature: Feature,
+    level: Level,
+) -> Result<Manager, AppError> {
+    let me = team::membership(conn, actor.org_id, actor.user_id)
+        .await
+        .or_internal("read own membership")?
+        .filter(|m| m.status == "active")
+        .ok_or(AppError::Unauthorized)?;
+    let access = roles::access(conn, me.role)
+        .await
+        .or_internal("read role")?;
+    if !can(&access, feature, level, None) {
+        return Err(AppError::Forbidden);
+    }
+    let regions = roles::regions(conn, actor.org_id)
+        .await
+        .or_internal("list regions")?;
+    Ok(Manager { access, regions })
+}
+
+/// Every role of the actor's organization, built-in first, each marked with whether the
+/// actor may give it.
+pub(crate) async fn role_options(
+    conn: &mut Conn,
+    actor: &Actor,
+) -> Result<Vec<RoleOption>, AppError> {
+    let regions = roles::regions(conn, actor.org_id)
+        .await
+        .or_internal("list regions")?;
+    let custom = roles::list(conn, actor.org_id)
+        .await
+        .or_internal("list roles")?;
+    let built_in = Role::BUILT_IN.into_iter().map(|role| {
+        let access = Access::BuiltIn(role.built_in().expect("a built-in role"));
+        (role, role.label().to_owned(), access)
+    });
+    let custom = custom
+        .into_iter()
+        .map(|r| (Role::Custom(r.id), r.name, Access::Custom(r.grants)));
+    Ok(built_in
+        .chain(custom)
+        .map(|(role, name, access)| RoleOption {
+            role,
+            name,
+            assignable: may_assign(&actor.access, &access, &regions),
+        })
+        .collect())
 }
 
 #[async_trait::async_trait]
@@ -416,9 +512,8 @@ impl Team for TeamService {
         )
         .await
         .or_internal("list team")?;
-        let viewer_role = Role::parse(&actor.role).unwrap_or(Role::Member);
         // Mobile numbers are for the people who manage the team (and each member's own).
-        if !viewer_role.manages_team() {
+        if !can(&actor.access, Feature::TeamManagement, Level::Edit, None) {
             for row in rows.iter_mut().filter(|r| !r.is_self) {
                 row.mobile = None;
             }
@@ -426,27 +521,30 @@ impl Team for TeamService {
         let seats = team::seats(&mut conn, actor.org_id, now)
             .await
             .or_internal("count seats")?;
+        let roles = role_options(&mut conn, actor).await?;
         Ok(TeamPage {
             rows,
             total,
             page: query.page.max(1),
             seats,
-            viewer_role,
+            viewer: actor.access.clone(),
+            roles,
         })
     }
 
     async fn invite(&self, actor: &Actor, invite: Invite) -> Result<(), AppError> {
         let (mut tx, limit) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor).await?;
-        if !may_assign(me, invite.role) {
-            return Err(AppError::Forbidden);
-        }
+        let me = self.manager(&mut tx, actor, Level::Edit).await?;
+        let role_name = self
+            .assignable(&mut tx, actor.org_id, &me, invite.role)
+            .await?;
         let mut sender = self.sender(&mut tx, actor, limit).await?;
         let entry = Entry {
             email: invite.email.as_str(),
             first_name: invite.first_name.as_str(),
             last_name: invite.last_name.as_str(),
             role: invite.role,
+            role_name: &role_name,
         };
         let email = invite.email.as_str();
         match self.invite_one(&mut tx, actor, &mut sender, entry).await? {
@@ -498,10 +596,8 @@ impl Team for TeamService {
             ));
         }
         let (mut tx, limit) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor).await?;
-        if !may_assign(me, role) {
-            return Err(AppError::Forbidden);
-        }
+        let me = self.manager(&mut tx, actor, Level::Edit).await?;
+        let role_name = self.assignable(&mut tx, actor.org_id, &me, role).await?;
         let mut sender = self.sender(&mut tx, actor, limit).await?;
         let mut seen = HashSet::new();
         let mut results = Vec::with_capacity(entries.len());
@@ -525,6 +621,7 @@ impl Team for TeamService {
                         first_name: &first,
                         last_name: &last,
                         role,
+                        role_name: &role_name,
                     };
                     self.invite_one(&mut tx, actor, &mut sender, entry).await?
                 }
@@ -544,11 +641,11 @@ impl Team for TeamService {
     async fn resend(&self, actor: &Actor, invitation_id: i64) -> Result<(), AppError> {
         let now = self.now();
         let (mut tx, limit) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor).await?;
+        let me = self.manager(&mut tx, actor, Level::Edit).await?;
         let inv = self.pending(&mut tx, actor.org_id, invitation_id).await?;
-        if !may_assign(me, inv.role) {
-            return Err(AppError::Forbidden);
-        }
+        let role_name = self
+            .assignable(&mut tx, actor.org_id, &me, inv.role)
+            .await?;
         let sender = self.sender(&mut tx, actor, limit).await?;
         // An expired invitation no longer holds a seat; sending it again takes one.
         if inv.expires_at <= now && sender.seats_used >= limit {
@@ -570,6 +667,7 @@ impl Team for TeamService {
             first_name: &inv.first_name,
             last_name: &inv.last_name,
             role: inv.role,
+            role_name: &role_name,
         };
         self.email_invitation(&mut tx, &sender, inv.id, &entry)
             .await?;
@@ -580,7 +678,7 @@ impl Team for TeamService {
 
     async fn cancel(&self, actor: &Actor, invitation_id: i64) -> Result<(), AppError> {
         let (mut tx, _) = self.lock(actor.org_id).await?;
-        self.manager(&mut tx, actor).await?;
+        self.manager(&mut tx, actor, Level::Edit).await?;
         let inv = self.pending(&mut tx, actor.org_id, invitation_id).await?;
         team::cancel(&mut tx, inv.id)
             .await
@@ -592,7 +690,7 @@ impl Team for TeamService {
 
     async fn invite_link(&self, actor: &Actor, invitation_id: i64) -> Result<String, AppError> {
         let (mut tx, _) = self.lock(actor.org_id).await?;
-        self.manager(&mut tx, actor).await?;
+        self.manager(&mut tx, actor, Level::Edit).await?;
         let inv = self.pending(&mut tx, actor.org_id, invitation_id).await?;
         if inv.expires_at <= self.now() {
             return Err(AppError::Refused(
@@ -608,11 +706,17 @@ impl Team for TeamService {
 
     async fn act(&self, actor: &Actor, user_id: i64, action: MemberAction) -> Result<(), AppError> {
         let (mut tx, limit) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor).await?;
+        let me = self.manager(&mut tx, actor, action_level(action)).await?;
         let target = self.member(&mut tx, actor.org_id, user_id).await?;
         let status = status_of(&target.status);
         if action == MemberAction::Edit
-            || !may_act(me, user_id == actor.user_id, target.role, status, action)
+            || !may_act(
+                &me.access,
+                user_id == actor.user_id,
+                target.role,
+                status,
+                action,
+            )
         {
             return Err(AppError::Forbidden);
         }
@@ -642,43 +746,49 @@ impl Team for TeamService {
             _ => None,
         };
         if let Some(role) = new_role {
-            self.email_role_change(&mut tx, actor, user_id, role)
+            self.email_role_change(&mut tx, actor, user_id, role.label())
                 .await?;
         }
+        let after_status = match action {
+            MemberAction::Revoke => "disabled",
+            MemberAction::Activate => "active",
+            MemberAction::Remove => "removed",
+            _ => target.status.as_str(),
+        };
+        let detail = before_after(
+            serde_json::json!({ "role": target.role.key(), "status": target.status }),
+            serde_json::json!({
+                "role": new_role.unwrap_or(target.role).key(),
+                "status": after_status,
+            }),
+        );
         let what = format!("member.{}", action.as_str());
-        self.audit(
-            &mut tx,
-            actor,
-            &what,
-            &target.email,
-            Some(target.role.as_str()),
-        )
-        .await?;
+        self.audit(&mut tx, actor, &what, &target.email, Some(&detail))
+            .await?;
         self.finish(tx, actor.org_id, new_role.is_some()).await
     }
 
     async fn edit(&self, actor: &Actor, user_id: i64, edit: MemberEdit) -> Result<(), AppError> {
         let (mut tx, _) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor).await?;
+        let me = self.manager(&mut tx, actor, Level::Edit).await?;
         let target = self.member(&mut tx, actor.org_id, user_id).await?;
         let status = status_of(&target.status);
         let is_self = user_id == actor.user_id;
-        if !may_act(me, is_self, target.role, status, MemberAction::Edit) {
+        if !may_act(&me.access, is_self, target.role, status, MemberAction::Edit) {
             return Err(AppError::Forbidden);
         }
         if edit.role != target.role {
-            let change = if edit.role == Role::Admin {
-                MemberAction::Promote
-            } else {
-                MemberAction::Demote
-            };
-            if !may_assign(me, edit.role) || !may_act(me, is_self, target.role, status, change) {
+            // Changing a role needs Full, like Promote and Demote.
+            if !can(&me.access, Feature::TeamManagement, Level::Full, None) {
                 return Err(AppError::Forbidden);
             }
+            let role_name = self
+                .assignable(&mut tx, actor.org_id, &me, edit.role)
+                .await?;
             team::set_role(&mut tx, actor.org_id, user_id, edit.role)
                 .await
                 .or_internal("change role")?;
-            self.email_role_change(&mut tx, actor, user_id, edit.role)
+            self.email_role_change(&mut tx, actor, user_id, &role_name)
                 .await?;
         }
         users::update_profile(
@@ -691,7 +801,10 @@ impl Team for TeamService {
         )
         .await
         .or_internal("edit member")?;
-        let detail = format!("{} -> {}", target.role.as_str(), edit.role.as_str());
+        let detail = before_after(
+            serde_json::json!({ "role": target.role.key() }),
+            serde_json::json!({ "role": edit.role.key() }),
+        );
         self.audit(
             &mut tx,
             actor,
@@ -750,7 +863,9 @@ impl Team for TeamService {
             email: inv.email,
             first_name: inv.first_name,
             last_name: inv.last_name,
-            role: inv.role,
+            role: roles::name(&mut conn, inv.org_id, inv.role)
+                .await
+                .or_internal("read role name")?,
             has_account: account.is_some(),
             signed_in,
         })

@@ -6,9 +6,10 @@ use crate::components::{Dialog, Field, FormMessage, field_error, form_error, toa
 use crate::model::team::{BulkOutcome, MemberAction, Role};
 use leptos::prelude::*;
 
-/// A role `<select>` offering the roles an invitation or edit may give.
+/// A role `<select>` offering the roles the viewer may give (custom ones included).
 #[component]
 fn RoleSelect(
+    ctx: TeamCtx,
     id: &'static str,
     selected: Role,
     #[prop(into)] error: Signal<Option<String>>,
@@ -18,8 +19,11 @@ fn RoleSelect(
         <div class="field" class:invalid=move || error.get().is_some()>
             <label for=id>"Role"</label>
             <select id=id name="role" aria-describedby=msg.clone()>
-                {Role::ASSIGNABLE
-                    .map(|r| view! { <option value=r.as_str() selected=r == selected>{r.label()}</option> })
+                {move || ctx.roles.get().into_iter()
+                    .filter(|r| r.assignable || r.role == selected)
+                    .map(|r| view! {
+                        <option value=r.role.key() selected=r.role == selected>{r.name}</option>
+                    })
                     .collect_view()}
             </select>
             <p class="field-error" id=msg role="alert">{move || error.get()}</p>
@@ -54,7 +58,7 @@ pub(super) fn InviteDialog(ctx: TeamCtx) -> impl IntoView {
                 <div on:input=move |ev| email.set(event_target_value(&ev))>
                     <Field name="email" label="Email Address" kind="email" autocomplete="off" error=field_error(action, "email")/>
                 </div>
-                <RoleSelect id="invite-role" selected=Role::Member error=field_error(action, "role")/>
+                <RoleSelect ctx id="invite-role" selected=Role::Member error=field_error(action, "role")/>
                 <div class="dialog-actions">
                     <button type="submit" class="btn btn-primary" disabled=move || action.pending().get()>"Invite User"</button>
                 </div>
@@ -95,7 +99,7 @@ pub(super) fn BulkInviteDialog(ctx: TeamCtx) -> impl IntoView {
                             </p>
                             <p class="field-error" id="bulk-addresses-msg" role="alert">{move || field_error(action, "addresses").get()}</p>
                         </div>
-                        <RoleSelect id="bulk-role" selected=Role::Member error=field_error(action, "role")/>
+                        <RoleSelect ctx id="bulk-role" selected=Role::Member error=field_error(action, "role")/>
                         <div class="dialog-actions">
                             <button type="submit" class="btn btn-primary" disabled=move || action.pending().get()>"Send Invitations"</button>
                         </div>
@@ -166,7 +170,7 @@ pub(super) fn EditDialog(ctx: TeamCtx) -> impl IntoView {
                     </div>
                     <Field name="mobile" label="Mobile Number" kind="tel" autocomplete="off" required=false hint="Optional."
                         value=Signal::stored(r.mobile.clone().unwrap_or_default()) error=field_error(action, "mobile")/>
-                    <RoleSelect id="edit-role" selected=r.role error=field_error(action, "role")/>
+                    <RoleSelect ctx id="edit-role" selected=r.role error=field_error(action, "role")/>
                     <div class="dialog-actions">
                         <button type="submit" class="btn btn-primary" disabled=move || action.pending().get()>"Save Changes"</button>
                     </div>

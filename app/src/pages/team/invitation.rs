@@ -41,7 +41,7 @@ fn invited_line(v: &InvitationView) -> String {
         "{} of {} invited you to join as {}.",
         v.inviter,
         v.org_name,
-        v.role.label()
+        v.role.clone()
     )
 }
 

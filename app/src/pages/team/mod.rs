@@ -9,11 +9,12 @@ use crate::api::team::{
     cancel_invitation, change_member, invite_link, leave_organization, resend_invitation,
     team_members,
 };
+use crate::authz::{Access, Feature, Level, can};
 use crate::components::{Frame, go_to, toaster};
 use crate::error::AppError;
 use crate::model::team::{
-    MemberAction, PAGE_SIZE, Role, RowKind, SortKey, Status, TeamPage, TeamRow, format_date,
-    may_act,
+    MemberAction, PAGE_SIZE, Role, RoleOption, RowKind, SortKey, Status, TeamPage, TeamRow,
+    format_date, may_act,
 };
 use dialogs::{BulkInviteDialog, ConfirmDialog, EditDialog, InviteDialog, LinkDialog};
 use leptos::prelude::*;
@@ -60,6 +61,8 @@ pub(crate) struct TeamCtx {
     editing: RwSignal<Option<TeamRow>>,
     link_open: RwSignal<bool>,
     link: RwSignal<Option<String>>,
+    /// The organization's roles, from the last list the server sent.
+    roles: RwSignal<Vec<RoleOption>>,
 }
 
 impl TeamCtx {
@@ -128,6 +131,7 @@ fn Team() -> impl IntoView {
         edit_open: RwSignal::new(false),
         editing: RwSignal::new(None),
         link_open: RwSignal::new(false),
+        roles: RwSignal::new(Vec::new()),
         link: RwSignal::new(None),
     };
     // What the list shows lives in the address (?q=&role=&status=&sort=&order=&page=), so a
@@ -209,6 +213,11 @@ fn Team() -> impl IntoView {
             )
         },
     );
+    Effect::new(move || {
+        if let Some(Ok(p)) = data.get() {
+            ctx.roles.set(p.roles);
+        }
+    });
     let on_search = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
         typed.set(value.clone());
@@ -270,10 +279,12 @@ fn Team() -> impl IntoView {
             </div>
             <div class="field">
                 <label for="team-role">"Role"</label>
-                <select id="team-role" prop:value=move || role.get()
+                <select id="team-role" prop:value=move || { ctx.roles.track(); role.get() }
                     on:change=move |ev| set_view(&[("role", event_target_value(&ev))], false)>
                     <option value="">"All roles"</option>
-                    {Role::ALL.map(|r| view! { <option value=r.as_str()>{r.label()}</option> }).collect_view()}
+                    {move || ctx.roles.get().into_iter()
+                        .map(|r| view! { <option value=r.role.key()>{r.name}</option> })
+                        .collect_view()}
                 </select>
             </div>
             <div class="field">
@@ -315,7 +326,7 @@ fn Team() -> impl IntoView {
 #[component]
 fn Header(page: TeamPage, ctx: TeamCtx) -> impl IntoView {
     let seats = page.seats;
-    let manager = page.viewer_role.manages_team();
+    let manager = can(&page.viewer, Feature::TeamManagement, Level::Edit, None);
     let full = seats.full();
     view! {
         <header class="page-header">
@@ -393,11 +404,11 @@ fn Table(
         };
         return view! { <div class="empty card"><p>{text}</p></div> }.into_any();
     }
-    let viewer = page.viewer_role;
+    let viewer = page.viewer;
     let rows = page
         .rows
         .into_iter()
-        .map(|row| view! { <Row row viewer ctx/> })
+        .map(|row| view! { <Row row viewer=viewer.clone() ctx/> })
         .collect_view();
     view! {
         <div class="table-wrap">
@@ -421,7 +432,7 @@ fn Table(
 }
 
 #[component]
-fn Row(row: TeamRow, viewer: Role, ctx: TeamCtx) -> impl IntoView {
+fn Row(row: TeamRow, viewer: Access, ctx: TeamCtx) -> impl IntoView {
     let name = row.name();
     let shown_name = if name.trim().is_empty() {
         "—".to_owned()
@@ -434,8 +445,8 @@ fn Row(row: TeamRow, viewer: Role, ctx: TeamCtx) -> impl IntoView {
     };
     let status_class = format!("badge badge-{}", row.status.as_str());
     let actions = match row.kind {
-        RowKind::Member => member_actions(&row, viewer, ctx).into_any(),
-        RowKind::Invitation => invitation_actions(&row, viewer, ctx).into_any(),
+        RowKind::Member => member_actions(&row, &viewer, ctx).into_any(),
+        RowKind::Invitation => invitation_actions(&row, &viewer, ctx).into_any(),
     };
     view! {
         <tr>
@@ -446,7 +457,7 @@ fn Row(row: TeamRow, viewer: Role, ctx: TeamCtx) -> impl IntoView {
                 </span>
             </td>
             <td data-label="Email" class="email">{row.email.clone()}</td>
-            <td data-label="Role">{row.role.label()}</td>
+            <td data-label="Role">{row.role_name.clone()}</td>
             <td data-label="Status"><span class=status_class>{row.status.label()}</span></td>
             <td data-label="Joined" class="date">{date}</td>
             <td data-label="Actions" class="actions"><div class="action-list">{actions}</div></td>
@@ -454,7 +465,7 @@ fn Row(row: TeamRow, viewer: Role, ctx: TeamCtx) -> impl IntoView {
     }
 }
 
-fn member_actions(row: &TeamRow, viewer: Role, ctx: TeamCtx) -> impl IntoView + use<> {
+fn member_actions(row: &TeamRow, viewer: &Access, ctx: TeamCtx) -> impl IntoView + use<> {
     let busy = move || ctx.busy.get();
     let mut buttons = Vec::new();
     for action in MemberAction::ALL {
@@ -502,8 +513,8 @@ fn member_actions(row: &TeamRow, viewer: Role, ctx: TeamCtx) -> impl IntoView + 
     buttons
 }
 
-fn invitation_actions(row: &TeamRow, viewer: Role, ctx: TeamCtx) -> impl IntoView + use<> {
-    if !viewer.manages_team() {
+fn invitation_actions(row: &TeamRow, viewer: &Access, ctx: TeamCtx) -> impl IntoView + use<> {
+    if !can(viewer, Feature::TeamManagement, Level::Edit, None) {
         return Vec::new();
     }
     let busy = move || ctx.busy.get();
