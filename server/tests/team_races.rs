@@ -250,3 +250,110 @@ on_both!(
         assert_eq!(app.emails_to("grace@example.com").await.len(), 1);
     }
 );
+
+on_both!(
+    ownership_moves_once_and_there_is_always_exactly_one_owner,
+    |db| {
+        let app = Arc::new(TestApp::new(db).await);
+        let owner = app.member(OWNER).await;
+        let a = app.joined(&owner, "a@example.com", "admin").await;
+        let b = app.joined(&owner, "b@example.com", "admin").await;
+        let ids = [
+            app.user_id("a@example.com").await,
+            app.user_id("b@example.com").await,
+            app.user_id(OWNER).await,
+        ];
+        let barrier = Arc::new(Barrier::new(16));
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let (app, barrier) = (app.clone(), barrier.clone());
+            // Twelve transfers to A or B race four attempts by the Admins on the Owner.
+            let (session, call): (String, Vec<(&str, String)>) = match i {
+                0..12 => (
+                    owner.clone(),
+                    vec![
+                        ("user_id", ids[i % 2].to_string()),
+                        ("confirm", "Analytical Engines".into()),
+                    ],
+                ),
+                _ => (
+                    if i % 2 == 0 { a.clone() } else { b.clone() },
+                    vec![
+                        ("user_id", ids[2].to_string()),
+                        ("action", if i < 14 { "demote" } else { "revoke" }.into()),
+                    ],
+                ),
+            };
+            tasks.push(tokio::spawn(async move {
+                let endpoint = if i < 12 {
+                    "transfer_ownership"
+                } else {
+                    "change_member"
+                };
+                let form: Vec<(&str, &str)> = call.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                barrier.wait().await;
+                (
+                    i,
+                    app.post(endpoint, &form)
+                        .session(&session)
+                        .send()
+                        .await
+                        .app_error(),
+                )
+            }));
+        }
+        let mut transfers = Vec::new();
+        let mut changes = Vec::new();
+        for t in tasks {
+            let (i, error) = t.await.unwrap();
+            match error {
+                None if i < 12 => transfers.push(i % 2),
+                // The Admin who just became Owner may act on the former Owner (now an Admin).
+                None => changes.push(i % 2),
+                // Once the first transfer commits, the old Owner is an Admin (and, once the new
+                // Owner revoked them, signed out).
+                Some(e) => assert!(
+                    matches!(e, AppError::Forbidden | AppError::Unauthorized),
+                    "call {i}: {e:?}"
+                ),
+            }
+        }
+        assert_eq!(transfers.len(), 1, "exactly one transfer wins");
+        // Nobody acted on the Owner before the transfer made them an Admin.
+        let actions = app.audit_actions().await;
+        let moved = actions
+            .iter()
+            .position(|a| a == "ownership.transferred")
+            .unwrap();
+        let acted: Vec<usize> = (0..actions.len())
+            .filter(|&k| actions[k].starts_with("member."))
+            .collect();
+        assert_eq!(acted.len(), changes.len());
+        assert!(acted.iter().all(|&k| k > moved), "{actions:?}");
+        assert_eq!(
+            count(
+                &app,
+                "select count(*) from memberships where role = 'owner'"
+            )
+            .await,
+            1
+        );
+        let new_owner = ["a@example.com", "b@example.com"][transfers[0]];
+        let (role, status): (String, String) = sqlx::query_as(
+        "select m.role, m.status from memberships m join users u on u.id = m.user_id where u.email = $1",
+    )
+    .bind(new_owner)
+    .fetch_one(&app.roster.store.pool)
+    .await
+    .unwrap();
+        assert_eq!((role.as_str(), status.as_str()), ("owner", "active"));
+        assert_eq!(
+            count(
+                &app,
+                "select count(*) from audit_log where action = 'ownership.transferred'"
+            )
+            .await,
+            1
+        );
+    }
+);

@@ -1,9 +1,10 @@
 //! `GET /events`: a server-sent event stream that says "team" whenever the team of the
 //! signed-in user's organization changes. Pages refetch what they show; the stream carries
-//! no data, so it needs no permission beyond being a signed-in member, and it ends once the
-//! session no longer is one (signed out, disabled or removed).
+//! no data, but it is for those who may see the team (`REQUIREMENT`), and it ends once the
+//! session no longer may (signed out, disabled, removed, or a role without Team access).
 
 use super::AppState;
+use app::authz::{Feature, Level, Requirement};
 use app::ports::RequestMeta;
 use axum::Extension;
 use axum::extract::State;
@@ -14,19 +15,16 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
+/// Team Management: View, like the Team page.
+pub const REQUIREMENT: Requirement = Requirement::feature(Feature::TeamManagement, Level::View);
+
 pub async fn events(
     State(state): State<AppState>,
     Extension(meta): Extension<RequestMeta>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, StatusCode> {
     let token = meta.session_token.ok_or(StatusCode::UNAUTHORIZED)?;
-    let actor = state
-        .services
-        .accounts
-        .authenticate(&token)
-        .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
-        .ok_or(StatusCode::UNAUTHORIZED)?;
-    if !actor.terms_accepted {
+    let actor = meta.actor.ok_or(StatusCode::UNAUTHORIZED)?;
+    if actor.meets(REQUIREMENT).is_err() {
         return Err(StatusCode::FORBIDDEN);
     }
     let org_id = actor.org_id;
@@ -48,9 +46,9 @@ pub async fn events(
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return None,
                 }
-                // Still a member of this organization?
+                // Still a member of this organization who may see the team?
                 match accounts.authenticate(&token).await {
-                    Ok(Some(a)) if a.org_id == org_id => {
+                    Ok(Some(a)) if a.org_id == org_id && a.meets(REQUIREMENT).is_ok() => {
                         return Some((Ok(Event::default().event("team").data("changed")), rx));
                     }
                     _ => return None,

@@ -6,11 +6,12 @@ mod meta;
 
 use crate::config::Config;
 use crate::events::Events;
+use app::authz::Requirement;
 use app::ports::Services;
 use app::{App, shell};
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
@@ -33,14 +34,25 @@ impl FromRef<AppState> for LeptosOptions {
 /// Largest request body accepted (a bulk invitation of thousands of addresses fits).
 const BODY_LIMIT: usize = 1024 * 1024;
 
+/// The routes beside the pages and server functions, with what each needs (the live stream
+/// checks its requirement itself; health is public).
+pub fn extra_routes() -> Vec<(&'static str, Requirement, MethodRouter<AppState>)> {
+    vec![
+        ("/healthz", Requirement::Public, get(health)),
+        ("/events", live::REQUIREMENT, get(live::events)),
+    ]
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
     let context = move || provide_context(services.clone());
     let options = state.leptos_options.clone();
-    Router::new()
-        .route("/healthz", get(health))
-        .route("/events", get(live::events))
+    let mut router = Router::new();
+    for (path, _, handler) in extra_routes() {
+        router = router.route(path, handler);
+    }
+    router
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

@@ -175,6 +175,8 @@ pub struct Call<'a> {
     pub method: &'static str,
     pub path: String,
     pub form: Vec<(String, String)>,
+    /// A JSON body instead of the form (for server functions that take JSON).
+    pub json: Option<serde_json::Value>,
     pub headers: Vec<(String, String)>,
     pub client: SocketAddr,
 }
@@ -189,9 +191,17 @@ impl TestApp {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            json: None,
             headers: vec![("sec-fetch-site".into(), "same-origin".into())],
             client: "127.0.0.1:40000".parse().unwrap(),
         }
+    }
+
+    /// A server function call with a JSON body.
+    pub fn post_json(&self, endpoint: &str, body: serde_json::Value) -> Call<'_> {
+        let mut call = self.post(endpoint, &[]);
+        call.json = Some(body);
+        call
     }
 
     pub fn get(&self, path: &str) -> Call<'_> {
@@ -201,6 +211,7 @@ impl TestApp {
             method: "GET",
             path: path.to_owned(),
             form: vec![],
+            json: None,
             headers,
             client: "127.0.0.1:40000".parse().unwrap(),
         }
@@ -463,13 +474,19 @@ impl Call<'_> {
     }
 
     pub async fn send(self) -> Reply {
-        let body = serde_urlencoded_form(&self.form);
+        let (body, content_type) = match &self.json {
+            Some(json) => (json.to_string(), "application/json"),
+            None => (
+                serde_urlencoded_form(&self.form),
+                "application/x-www-form-urlencoded",
+            ),
+        };
         let mut req = Request::builder()
             .method(self.method)
             .uri(&self.path)
             .header("host", "roster.test:3000");
         if self.method == "POST" {
-            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            req = req.header(header::CONTENT_TYPE, content_type);
         }
         for (k, v) in &self.headers {
             req = req.header(k, v);
