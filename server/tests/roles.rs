@@ -611,6 +611,11 @@ on_both!(
         .unwrap();
         assert_eq!(pending, ("visitor".to_owned(), None));
         assert_eq!(app.me(&docs).await["role"], "Visitor");
+        let mails = app.emails_to("d@example.com").await;
+        assert_eq!(
+            mails.last().unwrap().0,
+            "Your role in Analytical Engines is now Visitor"
+        );
         let detail = audit_detail(&app, "role.deleted").await;
         assert_eq!(
             detail["after"],

@@ -59,6 +59,26 @@ pub struct CustomRole {
     pub members: i64,
 }
 
+/// Adds one `role_grants` row to the grants it belongs to.
+fn add_grant(grants: &mut CustomGrants, r: &sqlx::any::AnyRow) -> sqlx::Result<()> {
+    let region: String = r.try_get("region")?;
+    let feature: String = r.try_get("feature")?;
+    let (Some(feature), Some(level)) = (
+        Feature::parse(&feature),
+        Level::from_i64(r.try_get("level")?),
+    ) else {
+        return Ok(());
+    };
+    let grant = Grant::new(level, r.try_get::<i64, _>("download")? != 0);
+    let grid = if region.is_empty() {
+        &mut grants.org_wide
+    } else {
+        grants.regions.entry(region).or_default()
+    };
+    grid.set(feature, grant);
+    Ok(())
+}
+
 async fn grants_of(conn: &mut Conn, role_id: i64) -> sqlx::Result<CustomGrants> {
     let rows =
         sqlx::query("select region, feature, level, download from role_grants where role_id = $1")
@@ -66,22 +86,8 @@ async fn grants_of(conn: &mut Conn, role_id: i64) -> sqlx::Result<CustomGrants> 
             .fetch_all(conn)
             .await?;
     let mut grants = CustomGrants::default();
-    for r in rows {
-        let region: String = r.try_get("region")?;
-        let feature: String = r.try_get("feature")?;
-        let (Some(feature), Some(level)) = (
-            Feature::parse(&feature),
-            Level::from_i64(r.try_get("level")?),
-        ) else {
-            continue;
-        };
-        let grant = Grant::new(level, r.try_get::<i64, _>("download")? != 0);
-        let grid = if region.is_empty() {
-            &mut grants.org_wide
-        } else {
-            grants.regions.entry(region).or_default()
-        };
-        grid.set(feature, grant);
+    for r in &rows {
+        add_grant(&mut grants, r)?;
     }
     Ok(grants)
 }
@@ -100,18 +106,17 @@ const ROLE_COLUMNS: &str = "r.id, r.name, r.description, \
     (select count(*) from memberships m where m.role_id = r.id and m.status <> 'removed') \
   + (select count(*) from invitations i where i.role_id = r.id and i.status = 'pending') as members";
 
-async fn role_row(conn: &mut Conn, r: sqlx::any::AnyRow) -> sqlx::Result<CustomRole> {
-    let id: i64 = r.try_get("id")?;
+fn role_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CustomRole> {
     Ok(CustomRole {
-        id,
+        id: r.try_get("id")?,
         name: r.try_get("name")?,
         description: r.try_get("description")?,
         members: r.try_get("members")?,
-        grants: grants_of(conn, id).await?,
+        grants: CustomGrants::default(),
     })
 }
 
-/// The organization's custom roles, by name.
+/// The organization's custom roles, by name, with their grants (two queries in all).
 pub async fn list(conn: &mut Conn, org_id: i64) -> sqlx::Result<Vec<CustomRole>> {
     let rows = sqlx::query(&format!(
         "select {ROLE_COLUMNS} from roles r where r.org_id = $1 order by r.name_key"
@@ -119,19 +124,24 @@ pub async fn list(conn: &mut Conn, org_id: i64) -> sqlx::Result<Vec<CustomRole>>
     .bind(org_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(role_row(conn, r).await?);
+    let mut out = rows
+        .iter()
+        .map(role_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    let grants = sqlx::query(
+        "select g.role_id, g.region, g.feature, g.level, g.download from role_grants g \
+         join roles r on r.id = g.role_id where r.org_id = $1",
+    )
+    .bind(org_id)
+    .fetch_all(conn)
+    .await?;
+    for g in &grants {
+        let role_id: i64 = g.try_get("role_id")?;
+        if let Some(role) = out.iter_mut().find(|r| r.id == role_id) {
+            add_grant(&mut role.grants, g)?;
+        }
     }
     Ok(out)
-}
-
-/// Names of the organization's custom roles by id, without their grants.
-pub async fn names(conn: &mut Conn, org_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
-    sqlx::query_as("select id, name from roles where org_id = $1 order by name_key")
-        .bind(org_id)
-        .fetch_all(conn)
-        .await
 }
 
 /// One custom role of the organization (another organization's id finds nothing).
@@ -144,7 +154,11 @@ pub async fn get(conn: &mut Conn, org_id: i64, id: i64) -> sqlx::Result<Option<C
     .fetch_optional(&mut *conn)
     .await?;
     match row {
-        Some(r) => Ok(Some(role_row(conn, r).await?)),
+        Some(r) => {
+            let mut role = role_row(&r)?;
+            role.grants = grants_of(conn, role.id).await?;
+            Ok(Some(role))
+        }
         None => Ok(None),
     }
 }
@@ -222,6 +236,18 @@ pub async fn update(
     .execute(&mut *conn)
     .await?;
     write_grants(conn, id, input.grants).await
+}
+
+/// Members (not removed) holding custom role `role_id`.
+pub async fn holders(conn: &mut Conn, org_id: i64, role_id: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "select user_id from memberships where org_id = $1 and role_id = $2 and status <> 'removed' \
+         order by user_id",
+    )
+    .bind(org_id)
+    .bind(role_id)
+    .fetch_all(conn)
+    .await
 }
 
 /// Moves every member and pending invitation holding custom role `from` to `to`, then

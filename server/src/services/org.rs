@@ -240,9 +240,21 @@ impl Organization for OrgService {
                 return Err(AppError::Forbidden);
             }
         }
+        let moved = roles::holders(&mut tx, actor.org_id, role_id)
+            .await
+            .or_internal("list role holders")?;
         roles::delete_moving_to(&mut tx, actor.org_id, role_id, target)
             .await
             .or_internal("delete role")?;
+        // Their role changed: each is told, as for any other role change.
+        let target_name = roles::name(&mut tx, actor.org_id, target)
+            .await
+            .or_internal("read role name")?;
+        for user_id in &moved {
+            self.team
+                .email_role_change(&mut tx, actor, *user_id, &target_name)
+                .await?;
+        }
         let detail = before_after(
             role_json(&old.name, &old.description, &old.grants),
             serde_json::json!({ "members": old.members, "moved_to": target.key() }),
@@ -250,7 +262,7 @@ impl Organization for OrgService {
         self.team
             .audit(&mut tx, actor, "role.deleted", &old.name, Some(&detail))
             .await?;
-        self.team.finish(tx, actor.org_id, false).await
+        self.team.finish(tx, actor.org_id, !moved.is_empty()).await
     }
 
     async fn add_region(&self, actor: &Actor, code: &str, name: &str) -> Result<(), AppError> {

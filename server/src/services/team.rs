@@ -328,7 +328,7 @@ impl TeamService {
     }
 
     /// Tells a member their role changed (a security-relevant change), in the caller's transaction.
-    async fn email_role_change(
+    pub(crate) async fn email_role_change(
         &self,
         conn: &mut Conn,
         actor: &Actor,
