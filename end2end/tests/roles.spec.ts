@@ -94,7 +94,10 @@ test("a custom role can edit in the US and only view in the EU", async ({ page, 
   await page.getByLabel("Role name").fill("Docs Writer");
   await page.getByRole("tab", { name: "Region US" }).click();
   await page.getByRole("radio", { name: "Documentation: Edit" }).check();
-  await page.getByRole("tab", { name: "Region EU" }).click();
+  // The tabs follow the arrow keys.
+  await page.getByRole("tab", { name: "Region US" }).press("ArrowRight");
+  await expect(page.getByRole("tab", { name: "Region EU" })).toHaveAttribute("aria-selected", "true");
+  await expect(page.getByRole("tab", { name: "Region EU" })).toBeFocused();
   await expect(page.getByRole("radio", { name: "Documentation: No access" })).toBeChecked();
   await page.getByRole("radio", { name: "Documentation: View" }).check();
   await page.getByRole("tab", { name: "Region US" }).click();

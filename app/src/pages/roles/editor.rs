@@ -78,21 +78,45 @@ pub(crate) fn Editor(ctx: RolesCtx, regions: Vec<Region>, viewer: Access) -> imp
         })
     };
     let (name_error, description_error) = (field_error("name"), field_error("description"));
+    let keys = move || {
+        std::iter::once(ORG_TAB.to_owned())
+            .chain(regions.get_value().into_iter().map(|r| r.code))
+            .collect::<Vec<_>>()
+    };
+    // Arrow keys, Home and End move between tabs (the WAI-ARIA tabs pattern).
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let all = keys();
+        let at = all
+            .iter()
+            .position(|k| *k == tab.get_untracked())
+            .unwrap_or(0);
+        let next = match ev.key().as_str() {
+            "ArrowRight" => (at + 1) % all.len(),
+            "ArrowLeft" => (at + all.len() - 1) % all.len(),
+            "Home" => 0,
+            "End" => all.len() - 1,
+            _ => return,
+        };
+        ev.prevent_default();
+        tab.set(all[next].clone());
+        focus(&tab_id(&all[next]));
+    };
     let tabs = move || {
-        std::iter::once((ORG_TAB.to_owned(), "Organization-wide".to_owned()))
-            .chain(
-                regions
-                    .get_value()
-                    .into_iter()
-                    .map(|r| (r.code.clone(), format!("Region {}", r.code))),
-            )
-            .map(|(key, label)| {
-                let selected_key = key.clone();
-                let click_key = key.clone();
+        keys()
+            .into_iter()
+            .map(|key| {
+                let label = if key.is_empty() {
+                    "Organization-wide".to_owned()
+                } else {
+                    format!("Region {key}")
+                };
+                let (selected_key, roving_key, click_key) = (key.clone(), key.clone(), key.clone());
                 view! {
-                    <button type="button" role="tab" class="tab" id=format!("tab-{}", if key.is_empty() { "org" } else { key.as_str() })
+                    <button type="button" role="tab" class="tab" id=tab_id(&key)
                         aria-controls="grant-panel"
                         aria-selected=move || if tab.get() == selected_key { "true" } else { "false" }
+                        tabindex=move || if tab.get() == roving_key { "0" } else { "-1" }
+                        on:keydown=on_key
                         on:click=move |_| tab.set(click_key.clone())>{label}</button>
                 }
             })
@@ -129,7 +153,7 @@ pub(crate) fn Editor(ctx: RolesCtx, regions: Vec<Region>, viewer: Access) -> imp
                 </div>
                 <div class="tabs" role="tablist" aria-label="Where the levels apply">{tabs}</div>
                 <div id="grant-panel" role="tabpanel" class="tab-panel"
-                    aria-labelledby=move || format!("tab-{}", if tab.get().is_empty() { "org".to_owned() } else { tab.get() })>
+                    aria-labelledby=move || tab_id(&tab.get())>
                     {move || {
                         let region = tab.get();
                         view! { <GrantGrid region grants viewer=viewer.get_value() regions=regions.get_value()/> }
@@ -144,6 +168,31 @@ pub(crate) fn Editor(ctx: RolesCtx, regions: Vec<Region>, viewer: Access) -> imp
         </section>
     }
     .into_any()
+}
+
+/// The id of a tab's button: "tab-org" or "tab-<region>".
+fn tab_id(key: &str) -> String {
+    if key.is_empty() {
+        "tab-org".to_owned()
+    } else {
+        format!("tab-{key}")
+    }
+}
+
+/// Moves keyboard focus to the element with this id.
+fn focus(id: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        if let Some(e) = document()
+            .get_element_by_id(id)
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = e.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
 }
 
 /// The features × levels grid for one tab: the organization-wide features, or one region's.
