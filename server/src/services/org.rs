@@ -102,9 +102,11 @@ impl Organization for OrgService {
             access: actor.access.clone(),
             regions: regions.clone(),
         };
-        let custom = roles::list(&mut conn, actor.org_id)
+        let listed = roles::list(&mut conn, actor.org_id)
             .await
-            .or_internal("list roles")?
+            .or_internal("list roles")?;
+        let options = role_options(actor, &regions, &listed);
+        let custom = listed
             .into_iter()
             .map(|r| CustomRoleView {
                 editable: may_edit(actor, &me, &r),
@@ -133,7 +135,7 @@ impl Organization for OrgService {
             org_name: roles::org_name(&mut conn, actor.org_id)
                 .await
                 .or_internal("read organization")?,
-            roles: role_options(&mut conn, actor).await?,
+            roles: options,
             regions,
             custom,
             viewer: actor.access.clone(),

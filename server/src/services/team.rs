@@ -462,33 +462,32 @@ pub(crate) async fn current_access(
     Ok(Manager { access, regions })
 }
 
-/// Every role of the actor's organization, built-in first, each marked with whether the
-/// actor may give it.
-pub(crate) async fn role_options(
-    conn: &mut Conn,
+/// Every role of the organization (its `custom` roles after the built-in ones), each marked
+/// with whether the actor may give it.
+pub(crate) fn role_options(
     actor: &Actor,
-) -> Result<Vec<RoleOption>, AppError> {
-    let regions = roles::regions(conn, actor.org_id)
-        .await
-        .or_internal("list regions")?;
-    let custom = roles::list(conn, actor.org_id)
-        .await
-        .or_internal("list roles")?;
+    regions: &[Region],
+    custom: &[roles::CustomRole],
+) -> Vec<RoleOption> {
     let built_in = Role::BUILT_IN.into_iter().map(|role| {
         let access = Access::BuiltIn(role.built_in().expect("a built-in role"));
         (role, role.label().to_owned(), access)
     });
-    let custom = custom
-        .into_iter()
-        .map(|r| (Role::Custom(r.id), r.name, Access::Custom(r.grants)));
-    Ok(built_in
+    let custom = custom.iter().map(|r| {
+        (
+            Role::Custom(r.id),
+            r.name.clone(),
+            Access::Custom(r.grants.clone()),
+        )
+    });
+    built_in
         .chain(custom)
         .map(|(role, name, access)| RoleOption {
             role,
             name,
-            assignable: may_assign(&actor.access, &access, &regions),
+            assignable: may_assign(&actor.access, &access, regions),
         })
-        .collect())
+        .collect()
 }
 
 #[async_trait::async_trait]
@@ -521,7 +520,13 @@ impl Team for TeamService {
         let seats = team::seats(&mut conn, actor.org_id, now)
             .await
             .or_internal("count seats")?;
-        let roles = role_options(&mut conn, actor).await?;
+        let regions = roles::regions(&mut conn, actor.org_id)
+            .await
+            .or_internal("list regions")?;
+        let custom = roles::list(&mut conn, actor.org_id)
+            .await
+            .or_internal("list roles")?;
+        let roles = role_options(actor, &regions, &custom);
         Ok(TeamPage {
             rows,
             total,
