@@ -85,6 +85,14 @@ fn every_server_function_and_route_declares_what_it_needs() {
         .map(|(p, _)| p)
         .collect();
     assert!(registered.len() >= 30, "server functions are registered");
+    let mut unique = declared.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        declared.len(),
+        "a server function is declared twice"
+    );
     for path in &registered {
         assert!(
             app::api::requirement(path).is_some(),

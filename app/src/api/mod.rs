@@ -62,12 +62,11 @@ pub fn requirements() -> Vec<(&'static str, Requirement)> {
     ]
 }
 
-/// The requirement declared for the server function at `path`.
+/// The requirement declared for the server function at `path` (looked up on every call).
 pub fn requirement(path: &str) -> Option<Requirement> {
-    requirements()
-        .into_iter()
-        .find(|(p, _)| *p == path)
-        .map(|(_, r)| r)
+    static BY_PATH: std::sync::LazyLock<std::collections::HashMap<&'static str, Requirement>> =
+        std::sync::LazyLock::new(|| requirements().into_iter().collect());
+    BY_PATH.get(path).copied()
 }
 
 #[cfg(feature = "ssr")]
