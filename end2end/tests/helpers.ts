@@ -75,16 +75,21 @@ export async function verifyByEmail(page: Page, email: string, count = 1) {
   await expect(page.getByText("Your email address is verified.")).toBeVisible();
 }
 
-/** A new organization whose Owner is signed in and on the Team page. */
-export async function ownerOnTeamPage(page: Page, org = "Analytical Engines"): Promise<string> {
-  const email = uniqueEmail("owner");
-  await signUp(page, email, "Ada", org);
+/** Verifies the address from the email, signs in, accepts the terms and lands on Overview. */
+export async function verifyAndEnter(page: Page, email: string) {
   await verifyByEmail(page, email);
   await signIn(page, email);
   await expect(page).toHaveURL(/\/terms$/);
   await hydrated(page);
   await page.getByRole("button", { name: "I Accept" }).click();
   await expect(page).toHaveURL(/\/$/);
+}
+
+/** A new organization whose Owner is signed in and on the Team page. */
+export async function ownerOnTeamPage(page: Page, org = "Analytical Engines"): Promise<string> {
+  const email = uniqueEmail("owner");
+  await signUp(page, email, "Ada", org);
+  await verifyAndEnter(page, email);
   await page.goto("/team");
   await hydrated(page);
   return email;
@@ -121,11 +126,6 @@ export async function joinByInvitation(browser: Browser, email: string, org = "A
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Register and Accept Invite" }).click();
   await expect(page.getByText("Check your email.")).toBeVisible();
-  await verifyByEmail(page, email);
-  await signIn(page, email);
-  await expect(page).toHaveURL(/\/terms$/);
-  await hydrated(page);
-  await page.getByRole("button", { name: "I Accept" }).click();
-  await expect(page).toHaveURL(/\/$/);
+  await verifyAndEnter(page, email);
   return page;
 }

@@ -1,5 +1,16 @@
 import { expect, test } from "@playwright/test";
-import { expectAccessible, hydrated, linkIn, PASSWORD, signIn, signUp, uniqueEmail, verifyByEmail, waitForEmail } from "./helpers";
+import {
+  expectAccessible,
+  hydrated,
+  linkIn,
+  PASSWORD,
+  signIn,
+  signUp,
+  uniqueEmail,
+  verifyAndEnter,
+  verifyByEmail,
+  waitForEmail,
+} from "./helpers";
 
 test("a newcomer signs up, verifies by email, signs in, accepts the terms and signs out", async ({ page }) => {
   const email = uniqueEmail("ada");
@@ -106,12 +117,7 @@ test("forgot password sends a link that sets a new password", async ({ page }) =
 test("a member edits their profile and sees the change confirmed", async ({ page }) => {
   const email = uniqueEmail("mary");
   await signUp(page, email, "Mary");
-  await verifyByEmail(page, email);
-  await signIn(page, email);
-  await expect(page).toHaveURL(/\/terms$/);
-  await hydrated(page);
-  await page.getByRole("button", { name: "I Accept" }).click();
-  await expect(page).toHaveURL(/\/$/);
+  await verifyAndEnter(page, email);
 
   await page.getByRole("link", { name: "Profile" }).click();
   await expect(page.getByRole("heading", { name: "Profile" })).toBeVisible();

@@ -8,9 +8,8 @@ import {
   ownerOnTeamPage,
   PASSWORD,
   row,
-  signIn,
   uniqueEmail,
-  verifyByEmail,
+  verifyAndEnter,
   waitForEmail,
 } from "./helpers";
 
@@ -39,12 +38,7 @@ test("an invitee registers through the emailed link and turns Active on the admi
   // The admin's page, never reloaded, hears about it within a moment.
   await expect(row(page, grace).getByText("Active")).toBeVisible({ timeout: 3_000 });
 
-  await verifyByEmail(invitee, grace);
-  await signIn(invitee, grace);
-  await expect(invitee).toHaveURL(/\/terms$/);
-  await hydrated(invitee);
-  await invitee.getByRole("button", { name: "I Accept" }).click();
-  await expect(invitee).toHaveURL(/\/$/);
+  await verifyAndEnter(invitee, grace);
   await expect(invitee.getByText("Analytical Engines").first()).toBeVisible();
 
   // A Member sees the list, read-only.
