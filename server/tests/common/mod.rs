@@ -493,10 +493,22 @@ impl Call<'_> {
         }
         let mut req = req.body(Body::from(body)).unwrap();
         req.extensions_mut().insert(ConnectInfo(self.client));
-        let res = self.app.roster.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let (method, path) = (self.method, self.path.clone());
+        // A response that never completes fails the test with its request named, instead
+        // of holding the whole run until CI's limit.
+        let answer = async {
+            let res = self.app.roster.router.clone().oneshot(req).await.unwrap();
+            let status = res.status();
+            let headers = res.headers().clone();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            (status, headers, bytes)
+        };
+        let (status, headers, bytes) =
+            tokio::time::timeout(std::time::Duration::from_secs(60), answer)
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("{method} {path} gave no complete response within 60 s")
+                });
         Reply {
             status,
             body: String::from_utf8_lossy(&bytes).into_owned(),
