@@ -3,7 +3,9 @@
 //! checks `app::authz`, and is audited with before and after.
 
 use super::OrInternal;
-use super::team::{Manager, TeamService, before_after, current_access, role_options};
+use super::team::{
+    Manager, TeamService, before_after, current_access, own_membership, role_options,
+};
 use crate::db::{self, Conn, roles, team};
 use app::authz::{
     Access, CustomGrants, Feature, Level, Region, can, region_code_error, valid_region_code,
@@ -307,11 +309,7 @@ impl Organization for OrgService {
         let (mut tx, _) = self.team.lock(actor.org_id).await?;
         // Under the lock: the actor is still the Owner (a second transfer racing this one
         // finds they no longer are).
-        let me = team::membership(&mut tx, actor.org_id, actor.user_id)
-            .await
-            .or_internal("read own membership")?
-            .filter(|m| m.status == "active")
-            .ok_or(AppError::Unauthorized)?;
+        let me = own_membership(&mut tx, actor).await?;
         if me.role != Role::Owner {
             return Err(AppError::Forbidden);
         }

@@ -437,6 +437,19 @@ impl TeamService {
     }
 }
 
+/// The actor's own membership, read inside the caller's transaction; refused as "sign in"
+/// unless it is active.
+pub(crate) async fn own_membership(
+    conn: &mut Conn,
+    actor: &Actor,
+) -> Result<team::Membership, AppError> {
+    team::membership(conn, actor.org_id, actor.user_id)
+        .await
+        .or_internal("read own membership")?
+        .filter(|m| m.status == "active")
+        .ok_or(AppError::Unauthorized)
+}
+
 /// The actor's membership as it is now (inside the caller's transaction, so under its
 /// locks), with what the role grants; refused unless it allows `level` of `feature`.
 pub(crate) async fn current_access(
@@ -445,11 +458,7 @@ pub(crate) async fn current_access(
     feature: Feature,
     level: Level,
 ) -> Result<Manager, AppError> {
-    let me = team::membership(conn, actor.org_id, actor.user_id)
-        .await
-        .or_internal("read own membership")?
-        .filter(|m| m.status == "active")
-        .ok_or(AppError::Unauthorized)?;
+    let me = own_membership(conn, actor).await?;
     let access = roles::access(conn, me.role)
         .await
         .or_internal("read role")?;
