@@ -43,6 +43,12 @@ pub enum AppError {
     EmailNotVerified,
     #[error("{0}")]
     TooManyRequests(String),
+    /// The request cannot be done in the state things are in now (a full seat limit, an
+    /// existing membership).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Roster is busy. Please try again in a moment.")]
+    Busy,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,
     #[error("Could not reach Roster. Check your connection and try again.")]
@@ -52,6 +58,21 @@ pub enum AppError {
 impl AppError {
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// The HTTP status this refusal is answered with: 500 only for what went wrong on the
+    /// server, so access logs and alerts count user errors apart from failures.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Validation(_) | Self::Refused(_) => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden | Self::EmailNotVerified => 403,
+            Self::NotFound => 404,
+            Self::Conflict(_) => 409,
+            Self::TooManyRequests(_) => 429,
+            Self::Busy => 503,
+            Self::Internal | Self::Network => 500,
+        }
     }
 
     /// The message for one field, if this error names it.

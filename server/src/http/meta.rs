@@ -60,12 +60,32 @@ pub async fn request_meta(State(state): State<AppState>, mut req: Request, next:
 
 /// A refusal in the form server functions answer with: the error as JSON.
 fn refuse(e: AppError) -> Response {
-    let status = match e {
-        AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden | AppError::Refused(_) => StatusCode::FORBIDDEN,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    (status_of(&e), axum::Json(e)).into_response()
+}
+
+fn status_of(e: &AppError) -> StatusCode {
+    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Largest error body read back to find its status; errors are a sentence or a few fields.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Server functions answer every error with 500; this gives each refusal its own status
+/// (`AppError::status`), keeping 500 for failures on the server.
+pub async fn error_status(req: Request, next: Next) -> Response {
+    let is_server_fn = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    if !is_server_fn || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_LIMIT).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    (status, axum::Json(e)).into_response()
+    if let Ok(e) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = status_of(&e);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// The address the nearest trusted proxy saw: the last entry of `X-Forwarded-For`.

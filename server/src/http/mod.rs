@@ -13,8 +13,8 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{MethodRouter, get};
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
-use std::sync::Arc;
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
+use std::sync::{Arc, OnceLock};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -43,8 +43,17 @@ pub fn extra_routes() -> Vec<(&'static str, Requirement, MethodRouter<AppState>)
     ]
 }
 
+/// The page routes, listed once per process. Listing them renders the app with a
+/// process-wide flag set that stops resources from loading (leptos_server's
+/// `SuppressResourceLoad`), so a page rendering anywhere else in the process at that moment
+/// would wait forever; several routers in one process (tests, a restart) must not list again.
+pub fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let services = state.services.clone();
     let context = move || provide_context(services.clone());
     let options = state.leptos_options.clone();
@@ -64,6 +73,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             meta::request_meta,
         ))
+        .layer(axum::middleware::from_fn(meta::error_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::same_origin_writes,

@@ -509,11 +509,23 @@ impl Call<'_> {
                 .unwrap_or_else(|_| {
                     panic!("{method} {path} gave no complete response within 60 s")
                 });
-        Reply {
+        let reply = Reply {
             status,
             body: String::from_utf8_lossy(&bytes).into_owned(),
             headers,
+        };
+        // Every refusal of a server function carries the status of its kind; 500 is for
+        // failures on the server only.
+        if path.starts_with("/api/")
+            && let Some(e) = reply.app_error()
+        {
+            assert_eq!(
+                status.as_u16(),
+                e.status(),
+                "{method} {path} answered {e:?} with status {status}"
+            );
         }
+        reply
     }
 }
 
