@@ -175,7 +175,9 @@ def main():
     subprocess.run([HELPER, "seed-team", "--database-url", db, "--email", TEAM_OWNER, "--password", PASSWORD,
                     "--members", str(TEAM_MEMBERS), "--seats", "20000"], check=True)
     smtp_port, mail_port = free_port(), free_port()
-    maildev = subprocess.Popen([MAILDEV, "--smtp", str(smtp_port), "--web", str(mail_port), "--ip", "127.0.0.1", "--silent"],
+    # Its own mail folder: maildev's default one is shared by every run on the machine.
+    maildev = subprocess.Popen([MAILDEV, "--smtp", str(smtp_port), "--web", str(mail_port), "--ip", "127.0.0.1",
+                                "--mail-directory", str(work / "mail"), "--silent"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     verify_ms = float(subprocess.run([HELPER, "argon2"], capture_output=True, text=True, check=True).stdout)
     ideal_rate = cores * 1000 / verify_ms

@@ -141,3 +141,26 @@ test("a member edits their profile and sees the change confirmed", async ({ page
   await expect(page.getByText("Your current password is incorrect.")).toBeVisible();
   await expectAccessible(page);
 });
+
+test("\"I Accept\" pressed before the page has hydrated still accepts the terms", async ({ page }) => {
+  const email = uniqueEmail("early");
+  await signUp(page, email);
+  await verifyByEmail(page, email);
+  await signIn(page, email);
+  await expect(page).toHaveURL(/\/terms$/);
+  // Hold the WebAssembly back, load the terms afresh and press at once: the form posts
+  // natively, and the browser must still arrive on Overview with the terms accepted.
+  await page.route("**/*.wasm", async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    await route.continue();
+  });
+  await page.goto("/terms");
+  await expect(page.locator("html[data-hydrated]")).toHaveCount(0);
+  await page.getByRole("button", { name: "I Accept" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await page.unroute("**/*.wasm");
+  // Accepted for good: Overview opens on a fresh load instead of sending them to the terms.
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("heading", { name: "Analytical Engines" })).toBeVisible();
+});

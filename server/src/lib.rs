@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod events;
+pub mod housekeeping;
 pub mod http;
 pub mod mail;
 pub mod services;
@@ -34,6 +35,7 @@ pub enum StartError {
 pub struct Roster {
     pub router: axum::Router,
     pub worker: mail::Worker,
+    pub housekeeping: housekeeping::Housekeeping,
     pub accounts: services::AccountService,
     pub team: services::TeamService,
     pub org: services::OrgService,
@@ -59,13 +61,19 @@ pub async fn build(
         .map_err(StartError::Events)?;
     let config = Arc::new(config);
     let wake = Arc::new(Notify::new());
+    let limits = Arc::new(services::Limits::default());
+    let housekeeping = housekeeping::Housekeeping {
+        store: store.clone(),
+        clock: clock.clone(),
+        limits: limits.clone(),
+    };
     let accounts = services::AccountService {
         store: store.clone(),
         clock: clock.clone(),
         hasher: auth::password::Hasher::new(config.hash_workers),
         templates: Arc::new(mail::Templates::default()),
         config: config.clone(),
-        limits: Arc::new(services::Limits::default()),
+        limits,
         mail_wake: wake.clone(),
     };
     let worker = mail::Worker {
@@ -97,6 +105,7 @@ pub async fn build(
     Ok(Roster {
         router: http::router(state),
         worker,
+        housekeeping,
         accounts,
         team,
         org,

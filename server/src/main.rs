@@ -82,6 +82,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let public = config.public_url.to_string();
     let roster = server::build(config, options, Clock::system()).await?;
     tokio::spawn(roster.worker.run());
+    tokio::spawn(roster.housekeeping.run());
     let events = roster.events.clone();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, %public, "Roster is listening");

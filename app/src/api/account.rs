@@ -28,7 +28,11 @@ pub async fn current_terms() -> Result<Terms, AppError> {
 #[server(prefix = "/api", endpoint = "accept_terms")]
 pub async fn accept_terms(version: String) -> Result<(), AppError> {
     let (services, actor) = super::ctx::allowed::<AcceptTerms>()?;
-    services.accounts.accept_terms(&actor, &version).await
+    services.accounts.accept_terms(&actor, &version).await?;
+    // A press before the page hydrated posts the form natively: send that browser on to
+    // Overview rather than back to the terms it just accepted.
+    leptos_axum::redirect("/");
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "update_profile")]

@@ -40,6 +40,15 @@ impl Limits {
         })
     }
 
+    /// Drops the entries of keys that have been quiet long enough to start afresh, so the
+    /// limiters' memory follows current traffic, not everyone ever seen.
+    pub fn forget_idle(&self) {
+        self.per_client.retain_recent();
+        self.per_client.shrink_to_fit();
+        self.per_recipient.retain_recent();
+        self.per_recipient.shrink_to_fit();
+    }
+
     /// Whether another email of `kind` may go to `address` now. Callers answer the same either
     /// way, so this never reveals whether an account exists.
     pub fn recipient(&self, kind: &str, address: &str) -> bool {

@@ -1,0 +1,101 @@
+//! A periodic sweep of what has stopped mattering: ended sessions, spent or expired one-time
+//! tokens and invitation links, old sign-in failure counts, delivered or abandoned outbox
+//! rows, the invitation-email counts behind the quotas, and idle in-memory limiter entries.
+
+use crate::clock::{Clock, DAY, Millis};
+use crate::db::Store;
+use crate::services::Limits;
+use crate::services::accounts::SESSION_IDLE;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long sent and failed emails stay in the outbox (for support questions).
+pub const OUTBOX_KEEP: Millis = 14 * DAY;
+const EVERY: Duration = Duration::from_secs(10 * 60);
+
+#[derive(Clone)]
+pub struct Housekeeping {
+    pub store: Store,
+    pub clock: Clock,
+    pub limits: Arc<Limits>,
+}
+
+/// What one sweep removed, table by table.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub sessions: u64,
+    pub tokens: u64,
+    pub invitation_links: u64,
+    pub sign_in_failures: u64,
+    pub outbox: u64,
+    pub invitation_emails: u64,
+}
+
+async fn sweep(store: &Store, sql: &str, binds: &[Millis]) -> sqlx::Result<u64> {
+    let mut query = sqlx::query(sql);
+    for b in binds {
+        query = query.bind(*b);
+    }
+    Ok(query.execute(&store.pool).await?.rows_affected())
+}
+
+impl Housekeeping {
+    pub async fn run_once(&self) -> sqlx::Result<Swept> {
+        let now = self.clock.now();
+        let s = &self.store;
+        let swept = Swept {
+            sessions: sweep(
+                s,
+                "delete from sessions where expires_at <= $1 or last_seen_at <= $2",
+                &[now, now - SESSION_IDLE],
+            )
+            .await?,
+            tokens: sweep(
+                s,
+                "delete from one_time_tokens where expires_at <= $1 or used_at is not null",
+                &[now],
+            )
+            .await?,
+            invitation_links: sweep(
+                s,
+                "delete from invitation_links where invitation_id in \
+                 (select id from invitations where status <> 'pending' or expires_at <= $1)",
+                &[now],
+            )
+            .await?,
+            sign_in_failures: sweep(
+                s,
+                "delete from sign_in_failures where window_started_at <= $1 \
+                 and (locked_until is null or locked_until <= $2)",
+                &[now - DAY, now],
+            )
+            .await?,
+            outbox: sweep(
+                s,
+                "delete from outbox where status in ('sent', 'failed') and created_at <= $1",
+                &[now - OUTBOX_KEEP],
+            )
+            .await?,
+            invitation_emails: sweep(
+                s,
+                "delete from invitation_emails where sent_at <= $1",
+                &[now - DAY],
+            )
+            .await?,
+        };
+        self.limits.forget_idle();
+        Ok(swept)
+    }
+
+    /// Sweeps every ten minutes until the process ends.
+    pub async fn run(self) {
+        let mut tick = tokio::time::interval(EVERY);
+        loop {
+            tick.tick().await;
+            match self.run_once().await {
+                Ok(swept) => tracing::debug!(?swept, "housekeeping"),
+                Err(e) => tracing::error!(error = %e, "housekeeping failed"),
+            }
+        }
+    }
+}

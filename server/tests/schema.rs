@@ -1,0 +1,190 @@
+//! The SQLite and PostgreSQL migrations are two folders written by hand; this keeps them
+//! describing one schema: the same tables, columns (and whether they may be null), primary
+//! keys, unique constraints, indexes, foreign keys and named check constraints.
+
+mod common;
+use common::*;
+use server::db::Store;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Table {
+    /// (column, not null)
+    columns: BTreeSet<(String, bool)>,
+    primary_key: BTreeSet<String>,
+    /// Column lists of unique constraints.
+    unique: BTreeSet<String>,
+    /// (name, unique, columns) of indexes made with `create index`.
+    indexes: BTreeSet<(String, bool, String)>,
+    /// (column, referenced table)
+    foreign_keys: BTreeSet<(String, String)>,
+    checks: BTreeSet<String>,
+}
+
+type Schema = BTreeMap<String, Table>;
+
+async fn strings(store: &Store, sql: &str, bind: &str) -> Vec<String> {
+    sqlx::query_scalar(sql)
+        .bind(bind)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+async fn sqlite_schema(store: &Store) -> Schema {
+    let mut schema = Schema::new();
+    let tables = strings(
+        store,
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' \
+         and name <> '_sqlx_migrations' and name <> $1",
+        "",
+    )
+    .await;
+    for name in tables {
+        let mut t = Table::default();
+        let cols: Vec<(String, i64, i64)> =
+            sqlx::query_as("select name, \"notnull\", pk from pragma_table_info($1)")
+                .bind(&name)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        for (col, not_null, pk) in cols {
+            // A primary key column is never null, whatever SQLite reports.
+            t.columns.insert((col.clone(), not_null == 1 || pk > 0));
+            if pk > 0 {
+                t.primary_key.insert(col);
+            }
+        }
+        let indexes: Vec<(String, i64, String)> =
+            sqlx::query_as("select name, \"unique\", origin from pragma_index_list($1)")
+                .bind(&name)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        for (index, unique, origin) in indexes {
+            let columns = strings(
+                store,
+                "select name from pragma_index_info($1) order by seqno",
+                &index,
+            )
+            .await
+            .join(",");
+            match origin.as_str() {
+                "c" => {
+                    t.indexes.insert((index, unique == 1, columns));
+                }
+                "u" => {
+                    t.unique.insert(columns);
+                }
+                _ => {}
+            }
+        }
+        let fks: Vec<(String, String)> =
+            sqlx::query_as("select \"from\", \"table\" from pragma_foreign_key_list($1)")
+                .bind(&name)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        t.foreign_keys.extend(fks);
+        let sql = strings(
+            store,
+            "select sql from sqlite_master where type = 'table' and name = $1",
+            &name,
+        )
+        .await
+        .concat()
+        .to_lowercase();
+        let words: Vec<&str> = sql.split_whitespace().collect();
+        for w in words.windows(3) {
+            if w[0] == "constraint" && w[2].starts_with("check") {
+                t.checks.insert(w[1].to_owned());
+            }
+        }
+        schema.insert(name, t);
+    }
+    schema
+}
+
+async fn postgres_schema(store: &Store) -> Schema {
+    let mut schema = Schema::new();
+    let tables = strings(
+        store,
+        "select table_name::text from information_schema.tables where table_schema = 'public' \
+         and table_type = 'BASE TABLE' and table_name <> '_sqlx_migrations' and table_name <> $1",
+        "",
+    )
+    .await;
+    for name in tables {
+        let mut t = Table::default();
+        let cols: Vec<(String, bool)> = sqlx::query_as(
+            "select column_name::text, is_nullable = 'NO' from information_schema.columns \
+             where table_schema = 'public' and table_name = $1",
+        )
+        .bind(&name)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        t.columns.extend(cols);
+        let indexes: Vec<(String, bool, bool, bool, String)> = sqlx::query_as(
+            "select c.relname::text, ix.indisunique, ix.indisprimary, \
+                    exists (select 1 from pg_constraint k where k.conindid = ix.indexrelid), \
+                    (select string_agg(a.attname::text, ',' order by array_position(ix.indkey::int2[], a.attnum)) \
+                     from pg_attribute a where a.attrelid = ix.indrelid and a.attnum = any(ix.indkey::int2[])) \
+             from pg_index ix join pg_class c on c.oid = ix.indexrelid \
+             where ix.indrelid = $1::regclass",
+        )
+        .bind(&name)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        for (index, unique, primary, constraint, columns) in indexes {
+            if primary {
+                t.primary_key.extend(columns.split(',').map(str::to_owned));
+            } else if constraint {
+                t.unique.insert(columns);
+            } else {
+                t.indexes.insert((index, unique, columns));
+            }
+        }
+        let fks: Vec<(String, String)> = sqlx::query_as(
+            "select a.attname::text, f.relname::text from pg_constraint k \
+             join pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1] \
+             join pg_class f on f.oid = k.confrelid \
+             where k.contype = 'f' and k.conrelid = $1::regclass",
+        )
+        .bind(&name)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        t.foreign_keys.extend(fks);
+        let checks = strings(
+            store,
+            "select conname::text from pg_constraint where contype = 'c' and conrelid = $1::regclass",
+            &name,
+        )
+        .await;
+        t.checks.extend(checks);
+        schema.insert(name, t);
+    }
+    schema
+}
+
+#[tokio::test]
+async fn sqlite_and_postgres_migrations_make_the_same_schema() {
+    let (sqlite_url, _dir) = fresh_database(Db::Sqlite).await;
+    let (postgres_url, _) = fresh_database(Db::Postgres).await;
+    let sqlite = Store::connect(&sqlite_url).await.unwrap();
+    sqlite.migrate().await.unwrap();
+    let postgres = Store::connect(&postgres_url).await.unwrap();
+    postgres.migrate().await.unwrap();
+    let (lite, pg) = (sqlite_schema(&sqlite).await, postgres_schema(&postgres).await);
+    assert!(lite.len() >= 14, "{:?}", lite.keys());
+    assert_eq!(
+        lite.keys().collect::<Vec<_>>(),
+        pg.keys().collect::<Vec<_>>(),
+        "tables"
+    );
+    for (name, table) in &lite {
+        assert_eq!(table, &pg[name], "table {name}: SQLite (left) and PostgreSQL (right)");
+    }
+}
