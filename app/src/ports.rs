@@ -167,13 +167,15 @@ pub trait Team: Send + Sync {
     /// Accepts for the signed-in user (who must hold the invited address) and moves their
     /// session into the organization.
     async fn accept(&self, actor: &Actor, token: &str) -> Result<(), AppError>;
-    /// Checks the invited account's password, accepts, and starts a session in the organization.
+    /// Checks the invited account's password and accepts. Starts a session in the
+    /// organization unless the account's address is still unverified and the link was not the
+    /// emailed one (`None`: a verification link was emailed instead).
     async fn sign_in_and_accept(
         &self,
         token: &str,
         password: String,
         client: IpAddr,
-    ) -> Result<NewSession, AppError>;
+    ) -> Result<Option<NewSession>, AppError>;
 }
 
 /// The organization itself: custom roles, regions, ownership and the plan.

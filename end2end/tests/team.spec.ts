@@ -92,7 +92,12 @@ test("resending replaces the link; cancelling kills it and frees the seat", asyn
   await expect(page.getByText("2/50 seats")).toBeVisible();
   const first = linkIn(await waitForEmail(kim, "invited you"), "/invitation");
 
-  await row(page, kim).getByRole("button", { name: "Resend Invitation" }).click();
+  // Just sent: the button waits out the resend cool-down, then sends again.
+  const resend = row(page, kim).getByRole("button", { name: "Resend Invitation" });
+  await expect(resend).toBeDisabled();
+  await expect(resend).toHaveText("Resend Invitation (sent just now)");
+  await expect(resend).toBeEnabled({ timeout: 10_000 });
+  await resend.click();
   await expect(page.getByRole("status").filter({ hasText: `Invitation sent again to ${kim}.` })).toBeVisible();
   const second = linkIn(await waitForEmail(kim, "invited you", 2), "/invitation");
   expect(second).not.toEqual(first);
@@ -187,7 +192,11 @@ test("someone with an account signs in to accept, then switches between organiza
   await fresh.goto(linkIn(mail, "/invitation"));
   await hydrated(fresh);
   await expect(fresh.getByText("Ada Lovelace of Analytical Engines invited you to join as Admin.")).toBeVisible();
-  await expect(fresh.getByText("You already have a Roster account. Sign in to accept.")).toBeVisible();
+  // The page does not tell whether the address has an account: both choices are offered.
+  await expect(fresh.getByRole("button", { name: "Register and Accept Invite" })).toBeVisible();
+  await fresh.getByRole("link", { name: "Sign in to accept" }).click();
+  await expect(fresh.getByText("Sign in with your Roster account to accept.")).toBeVisible();
+  await hydrated(fresh);
   await expectAccessible(fresh);
   await fresh.getByLabel("Password").fill("not the password");
   await fresh.getByRole("button", { name: "Sign in to accept" }).click();

@@ -27,6 +27,32 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     pub hash_workers: usize,
     pub terms_version: String,
+    pub invite_quota: InviteQuota,
+}
+
+/// How much invitation email Roster sends, so "Resend Invitation" in a loop cannot flood an
+/// inbox from the operator's domain. Counted in the database: it holds across instances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InviteQuota {
+    /// Seconds before one invitation may be sent again (`INVITE_RESEND_COOLDOWN_SECONDS`).
+    pub resend_cooldown_secs: i64,
+    /// Invitations one address receives per 24 hours, from all organizations together
+    /// (`INVITES_PER_ADDRESS_PER_DAY`).
+    pub per_address_per_day: i64,
+    /// Invitations an organization sends per hour, per seat of its limit
+    /// (`INVITES_PER_SEAT_PER_HOUR`), and never fewer than `ORG_HOURLY_FLOOR`.
+    pub per_seat_per_hour: i64,
+}
+
+impl InviteQuota {
+    pub const ORG_HOURLY_FLOOR: i64 = 20;
+
+    /// The most invitations an organization with `seat_limit` seats sends in an hour.
+    pub fn org_per_hour(&self, seat_limit: i64) -> i64 {
+        seat_limit
+            .saturating_mul(self.per_seat_per_hour)
+            .max(Self::ORG_HOURLY_FLOOR)
+    }
 }
 
 pub const DEFAULT_TERMS_VERSION: &str = "2026-11-01";
@@ -105,6 +131,22 @@ impl Config {
                 })?,
         };
         let terms_version = get("TERMS_VERSION").unwrap_or_else(|| DEFAULT_TERMS_VERSION.into());
+        let whole = |name: &'static str, default: i64, max: i64| match get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name,
+                    reason: format!("use a whole number from 1 to {max}"),
+                }),
+        };
+        let invite_quota = InviteQuota {
+            resend_cooldown_secs: whole("INVITE_RESEND_COOLDOWN_SECONDS", 60, 86_400)?,
+            per_address_per_day: whole("INVITES_PER_ADDRESS_PER_DAY", 5, 1_000)?,
+            per_seat_per_hour: whole("INVITES_PER_SEAT_PER_HOUR", 2, 1_000)?,
+        };
         Ok(Self {
             database_url,
             public_url,
@@ -113,6 +155,7 @@ impl Config {
             trust_proxy_headers,
             hash_workers,
             terms_version,
+            invite_quota,
         })
     }
 
@@ -168,6 +211,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn invitation_quotas_have_defaults_and_refuse_nonsense() {
+        let q = config(&[]).unwrap().invite_quota;
+        assert_eq!(
+            (q.resend_cooldown_secs, q.per_address_per_day, q.per_seat_per_hour),
+            (60, 5, 2)
+        );
+        assert_eq!(q.org_per_hour(5), InviteQuota::ORG_HOURLY_FLOOR);
+        assert_eq!(q.org_per_hour(100), 200);
+        let err = config(&[("INVITES_PER_ADDRESS_PER_DAY", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("INVITES_PER_ADDRESS_PER_DAY"), "{err}");
     }
 
     #[test]

@@ -105,7 +105,7 @@ fn every_server_function_and_route_declares_what_it_needs() {
             "{path} is declared but not registered"
         );
     }
-    let pages = leptos_axum::generate_route_list(app::App);
+    let pages = server::http::page_routes();
     assert!(pages.len() >= 10);
     for page in &pages {
         assert!(
@@ -403,6 +403,10 @@ on_both!(escalation_a_custom_role_never_grants_itself_more, |db| {
         .joined(&owner, "lead@example.com", &format!("custom-{lead}"))
         .await;
     app.joined(&owner, "m@example.com", "member").await;
+    let smaller = grid(&[(Feature::Documentation, Level::View, false)]);
+    let reader = role(&app, &owner, "Reader", smaller).await;
+    app.joined(&owner, "r@example.com", &format!("custom-{reader}"))
+        .await;
     let regions = default_regions();
     // Its own role: not even unchanged, and certainly not with more.
     let mut more = lead_grid;
@@ -436,25 +440,26 @@ on_both!(escalation_a_custom_role_never_grants_itself_more, |db| {
             .await
     ));
     assert!(denied(&app.act(&tl, "m@example.com", "promote").await));
+    // Nor acting on a Member, whose role gives views the lead does not hold.
+    assert!(denied(&app.act(&tl, "m@example.com", "revoke").await));
     // Within its own grants it works.
-    let smaller = grid(&[(Feature::Documentation, Level::View, false)]);
     let r = save_role(
         &app,
         &tl,
         None,
-        "Reader",
+        "Viewer",
         &CustomGrants::uniform(smaller, &regions),
     )
     .await;
     assert_eq!(r.error(), None, "{}", r.body);
-    let reader = r.json().as_i64().unwrap();
+    let viewer = r.json().as_i64().unwrap();
     assert_eq!(
-        app.invite(&tl, "r@example.com", &format!("custom-{reader}"))
+        app.invite(&tl, "v@example.com", &format!("custom-{viewer}"))
             .await
             .error(),
         None
     );
-    assert_eq!(app.act(&tl, "m@example.com", "revoke").await.error(), None);
+    assert_eq!(app.act(&tl, "r@example.com", "revoke").await.error(), None);
 });
 
 on_both!(escalation_members_edit_only_their_own_profile, |db| {

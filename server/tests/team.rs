@@ -318,7 +318,10 @@ on_both!(an_existing_account_signs_in_to_accept, |db| {
     .await;
     app.invite(&owner, "bob@example.com", "member").await;
     let token = app.last_token("bob@example.com", "invitation").await;
-    assert_eq!(details(&app, &token).await.json()["has_account"], true);
+    // The page does not say whether the address has an account.
+    let shown = details(&app, &token).await.json();
+    assert_eq!(shown["signed_in"], false);
+    assert!(shown.get("has_account").is_none(), "{shown}");
     let wrong = app
         .post(
             "sign_in_and_accept",
@@ -434,13 +437,13 @@ on_both!(a_signed_in_account_accepts_only_its_own_invitation, |db| {
         .send()
         .await;
     assert!(r.error().unwrap().contains("no longer valid"));
-    // A registration attempt on an account that exists is turned to signing in.
+    // A registration attempt on an account that exists is answered like a new one, and
+    // the address is told to sign in to accept instead.
     app.invite(&owner, "carol@example.com", "member").await;
     let r = app.register_invited("carol@example.com").await;
-    assert_eq!(
-        r.error().as_deref(),
-        Some("An account with this address already exists. Sign in to accept the invitation.")
-    );
+    assert_eq!(r.error(), None);
+    let mail = app.emails_to("carol@example.com").await;
+    assert_eq!(mail.last().unwrap().0, "You already have a Roster account");
 });
 
 on_both!(member_actions_follow_the_rules, |db| {
@@ -604,6 +607,13 @@ on_both!(editing_a_member_changes_name_mobile_and_role, |db| {
     assert!(r.app_error().unwrap().for_field("mobile").is_some());
     let r = edit(admin.clone(), "m@example.com", "+44 20 7946 0958", "admin").await;
     assert_eq!(r.error(), None);
+    // The organization shows the new name and number; the person's own profile keeps theirs.
+    let team = app.team(&owner, &[]).await.json();
+    let marie = row(&team, "m@example.com");
+    assert_eq!(
+        (marie["first_name"].as_str(), marie["mobile"].as_str()),
+        (Some("Marie"), Some("+44 20 7946 0958"))
+    );
     let me = app.me(&member).await;
     assert_eq!(
         (
@@ -611,7 +621,7 @@ on_both!(editing_a_member_changes_name_mobile_and_role, |db| {
             me["mobile"].as_str(),
             me["role"].as_str()
         ),
-        (Some("Marie"), Some("+44 20 7946 0958"), Some("Admin"))
+        (Some("Grace"), None, Some("Admin"))
     );
     let denied = Some(PERMISSION_DENIED.to_owned());
     assert_eq!(

@@ -1,7 +1,7 @@
 //! The team: the list, invitations, member actions, and accepting an invitation.
 
 use crate::error::AppError;
-use crate::model::team::{BulkResult, InvitationView, TeamPage};
+use crate::model::team::{Accepted, BulkResult, InvitationView, TeamPage};
 #[cfg(feature = "ssr")]
 use crate::model::team::{MemberAction, Role, SortKey, Status, TeamQuery};
 #[cfg(feature = "ssr")]
@@ -181,7 +181,7 @@ pub async fn accept_invitation(token: String) -> Result<(), AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "sign_in_and_accept")]
-pub async fn sign_in_and_accept(token: String, password: String) -> Result<(), AppError> {
+pub async fn sign_in_and_accept(token: String, password: String) -> Result<Accepted, AppError> {
     let services = super::ctx::services()?;
     let client = super::ctx::request_meta()?.client_ip;
     if password.is_empty() {
@@ -191,6 +191,11 @@ pub async fn sign_in_and_accept(token: String, password: String) -> Result<(), A
         .team
         .sign_in_and_accept(&token, password, client)
         .await?;
-    super::ctx::set_cookie(services.accounts.session_cookie(&session.token));
-    Ok(())
+    Ok(match session {
+        Some(session) => {
+            super::ctx::set_cookie(services.accounts.session_cookie(&session.token));
+            Accepted::SignedIn
+        }
+        None => Accepted::VerifyEmail,
+    })
 }

@@ -82,6 +82,16 @@ pub async fn delete_by_hash(conn: &mut Conn, token_hash: &str) -> sqlx::Result<(
     Ok(())
 }
 
+/// Ends a user's sessions in one organization (revoked, removed or left).
+pub async fn delete_in_org(conn: &mut Conn, user_id: i64, org_id: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query("delete from sessions where user_id = $1 and org_id = $2")
+        .bind(user_id)
+        .bind(org_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Ends every session of a user but `keep` (the one making the request, if any).
 pub async fn delete_for_user(
     conn: &mut Conn,

@@ -84,7 +84,9 @@ fn like_pattern(search: &str) -> String {
 }
 
 const TEAM_ROWS: &str = "with t as ( \
-    select cast(0 as bigint) as kind, u.id as id, u.first_name, u.last_name, u.email, u.mobile, \
+    select cast(0 as bigint) as kind, u.id as id, coalesce(m.first_name, u.first_name) as first_name, \
+           coalesce(m.last_name, u.last_name) as last_name, u.email, \
+           nullif(coalesce(m.mobile, u.mobile), '') as mobile, \
            m.role, m.role_id, coalesce(r.name, '') as role_name, m.status, m.joined_at as at \
     from memberships m join users u on u.id = m.user_id left join roles r on r.id = m.role_id \
     where m.org_id = $1 and m.status <> 'removed' \
@@ -105,11 +107,14 @@ const TEAM_COUNT_UNSEARCHED: &str = "select \
         and ($3 = '' or i.role = $3) and ($5 = 0 or i.role_id = $5) \
         and ($4 = '' or (case when i.expires_at > $2 then 'pending' else 'expired' end) = $4))";
 
-/// The role stored in a row's `role` and `role_id` columns.
+/// The role stored in a row's `role` and `role_id` columns. A value the code cannot read
+/// is an error (logged, and the request refused), never quietly some other role.
 pub(crate) fn stored_role(r: &sqlx::any::AnyRow) -> sqlx::Result<Role> {
     let role: String = r.try_get("role")?;
     let role_id: Option<i64> = r.try_get("role_id")?;
-    Ok(Role::from_stored(&role, role_id).unwrap_or(Role::Member))
+    Role::from_stored(&role, role_id).ok_or_else(|| {
+        sqlx::Error::Decode(format!("unknown stored role {role:?} (role_id {role_id:?})").into())
+    })
 }
 
 /// One page of members and invitations matching the query, and how many match in all.
@@ -200,6 +205,33 @@ pub async fn list(
     Ok((out, total))
 }
 
+/// How the organization shows a member: each value is stored only where it differs from
+/// the person's own, so later changes on their Profile still show where nobody overrode them.
+pub async fn set_details(
+    conn: &mut Conn,
+    org_id: i64,
+    user_id: i64,
+    first: &str,
+    last: &str,
+    mobile: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update memberships set \
+           first_name = (select case when u.first_name = $3 then null else $3 end from users u where u.id = $2), \
+           last_name = (select case when u.last_name = $4 then null else $4 end from users u where u.id = $2), \
+           mobile = (select case when coalesce(u.mobile, '') = $5 then null else $5 end from users u where u.id = $2) \
+         where org_id = $1 and user_id = $2",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(first)
+    .bind(last)
+    .bind(mobile)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A member's role and status in an organization (removed members included).
 pub struct Membership {
     pub role: Role,
@@ -286,7 +318,7 @@ pub async fn join(
     sqlx::query(
         "insert into memberships (org_id, user_id, role, role_id, status, joined_at) values ($1, $2, $3, $5, 'active', $4) \
          on conflict (org_id, user_id) do update set role = excluded.role, role_id = excluded.role_id, \
-         status = 'active', joined_at = excluded.joined_at",
+         status = 'active', joined_at = excluded.joined_at, first_name = null, last_name = null, mobile = null",
     )
     .bind(org_id)
     .bind(user_id)
@@ -306,11 +338,11 @@ pub struct Invitation {
     pub first_name: String,
     pub last_name: String,
     pub role: Role,
+    pub sent_at: Millis,
     pub expires_at: Millis,
 }
 
-const INVITATION_COLUMNS: &str =
-    "i.id, i.org_id, i.email, i.first_name, i.last_name, i.role, i.role_id, i.expires_at";
+const INVITATION_COLUMNS: &str = "i.id, i.org_id, i.email, i.first_name, i.last_name, i.role, i.role_id, i.sent_at, i.expires_at";
 
 fn invitation(r: sqlx::any::AnyRow) -> sqlx::Result<Invitation> {
     Ok(Invitation {
@@ -320,6 +352,7 @@ fn invitation(r: sqlx::any::AnyRow) -> sqlx::Result<Invitation> {
         first_name: r.try_get("first_name")?,
         last_name: r.try_get("last_name")?,
         role: stored_role(&r)?,
+        sent_at: r.try_get("sent_at")?,
         expires_at: r.try_get("expires_at")?,
     })
 }
@@ -419,18 +452,21 @@ async fn retire_links(conn: &mut Conn, invitation_id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Stores a link; `emailed` marks the one sent to the invited address.
 pub async fn add_link(
     conn: &mut Conn,
     invitation_id: i64,
     token_hash: &str,
+    emailed: bool,
     now: Millis,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into invitation_links (token_hash, invitation_id, created_at) values ($1, $2, $3)",
+        "insert into invitation_links (token_hash, invitation_id, created_at, emailed) values ($1, $2, $3, $4)",
     )
     .bind(token_hash)
     .bind(invitation_id)
     .bind(now)
+    .bind(emailed)
     .execute(conn)
     .await?;
     Ok(())
@@ -451,6 +487,8 @@ pub struct LinkedInvitation {
     pub org_name: String,
     pub inviter: String,
     pub live: bool,
+    /// The link is the one emailed to the invited address, so following it proves the address.
+    pub emailed: bool,
 }
 
 /// The invitation a link belongs to, while it is pending; `live` is false once it expired.
@@ -461,6 +499,7 @@ pub async fn by_link(
 ) -> sqlx::Result<Option<LinkedInvitation>> {
     let row = sqlx::query(&format!(
         "select {INVITATION_COLUMNS}, o.name as org_name, \
+                cast(case when l.emailed then 1 else 0 end as bigint) as emailed, \
                 coalesce(u.first_name || ' ' || u.last_name, 'An administrator') as inviter \
          from invitation_links l join invitations i on i.id = l.invitation_id \
          join organizations o on o.id = i.org_id left join users u on u.id = i.invited_by \
@@ -471,15 +510,51 @@ pub async fn by_link(
     .await?;
     row.map(|r| {
         let (org_name, inviter) = (r.try_get("org_name")?, r.try_get("inviter")?);
+        let emailed = r.try_get::<i64, _>("emailed")? != 0;
         let invitation = invitation(r)?;
         Ok(LinkedInvitation {
             org_name,
             inviter,
+            emailed,
             live: invitation.expires_at > now,
             invitation,
         })
     })
     .transpose()
+}
+
+/// Records one invitation email, for the sending quotas.
+pub async fn record_invitation_email(
+    conn: &mut Conn,
+    org_id: i64,
+    email: &str,
+    now: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into invitation_emails (org_id, email, sent_at) values ($1, $2, $3)")
+        .bind(org_id)
+        .bind(email)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Invitation emails sent to `email` (by any organization) since `since`.
+pub async fn invitation_emails_to(conn: &mut Conn, email: &str, since: Millis) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from invitation_emails where email = $1 and sent_at > $2")
+        .bind(email)
+        .bind(since)
+        .fetch_one(conn)
+        .await
+}
+
+/// Invitation emails the organization sent since `since`.
+pub async fn invitation_emails_from(conn: &mut Conn, org_id: i64, since: Millis) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from invitation_emails where org_id = $1 and sent_at > $2")
+        .bind(org_id)
+        .bind(since)
+        .fetch_one(conn)
+        .await
 }
 
 /// Marks a pending, unexpired invitation accepted; true for exactly one caller.

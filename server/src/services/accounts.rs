@@ -142,7 +142,7 @@ impl AccountService {
         Ok(())
     }
 
-    async fn first_name(&self, conn: &mut Conn, user_id: i64) -> Result<String, AppError> {
+    pub(crate) async fn first_name(&self, conn: &mut Conn, user_id: i64) -> Result<String, AppError> {
         sqlx::query_scalar("select first_name from users where id = $1")
             .bind(user_id)
             .fetch_one(conn)
@@ -515,7 +515,7 @@ impl Accounts for AccountService {
 
     async fn accept_terms(&self, actor: &Actor, version: &str) -> Result<(), AppError> {
         if version != self.config.terms_version {
-            return Err(AppError::Refused(
+            return Err(AppError::Conflict(
                 "The Terms of Use changed while you were reading them. Please read them again."
                     .into(),
             ));

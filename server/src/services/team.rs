@@ -5,7 +5,7 @@
 
 use super::{AccountService, OrInternal};
 use crate::auth::token;
-use crate::clock::{DAY, Millis};
+use crate::clock::{DAY, HOUR, Millis, SECOND};
 use crate::db::{self, Conn, audit, roles, sessions, team, users};
 use crate::events::Events;
 use app::authz::{Access, Feature, Level, Region, can};
@@ -14,7 +14,7 @@ use app::model::EmailAddress;
 use app::model::PersonName;
 use app::model::team::{
     BULK_MAX, BulkOutcome, BulkResult, InvitationView, MemberAction, Role, RoleOption, Status,
-    TeamPage, TeamQuery, action_level, may_act, may_assign, split_bulk, split_name,
+    Target, TeamPage, TeamQuery, action_level, may_act, may_assign, split_bulk, split_name,
 };
 use app::ports::{Actor, Invite, MemberEdit, NewSession, Registration, Team};
 use serde::Serialize;
@@ -42,6 +42,12 @@ struct RoleMail<'a> {
 }
 
 #[derive(Serialize)]
+struct AccountExistsMail<'a> {
+    first_name: &'a str,
+    link: String,
+}
+
+#[derive(Serialize)]
 struct InvitationMail<'a> {
     first_name: &'a str,
     inviter: &'a str,
@@ -58,6 +64,9 @@ struct Sender {
     inviter: String,
     seat_limit: i64,
     seats_used: i64,
+    /// Invitation emails the organization sent in the last hour, and how many it may.
+    sent_this_hour: i64,
+    hourly_cap: i64,
 }
 
 struct Entry<'a> {
@@ -80,7 +89,7 @@ pub(crate) fn before_after(before: serde_json::Value, after: serde_json::Value) 
 }
 
 fn seats_full(limit: i64) -> AppError {
-    AppError::Refused(format!(
+    AppError::Conflict(format!(
         "Your organization has used all {limit} seats. Upgrade your plan on the Billing page to invite more people."
     ))
 }
@@ -146,31 +155,49 @@ impl TeamService {
             .or_internal("read role name")
     }
 
-    /// A member of the organization who has not been removed; not found otherwise.
+    /// A member of the organization who has not been removed, as the rules see them from
+    /// `me` (`actor_id` acting); not found otherwise.
     async fn member(
         &self,
         conn: &mut Conn,
         org_id: i64,
+        me: &Manager,
+        actor_id: i64,
         user_id: i64,
-    ) -> Result<team::Membership, AppError> {
-        team::membership(conn, org_id, user_id)
+    ) -> Result<(team::Membership, Target), AppError> {
+        let member = team::membership(conn, org_id, user_id)
             .await
             .or_internal("find member")?
             .filter(|m| m.status != "removed")
-            .ok_or(AppError::NotFound)
+            .ok_or(AppError::NotFound)?;
+        let access = roles::access(conn, member.role)
+            .await
+            .or_internal("read member's role")?;
+        let target = Target {
+            is_self: user_id == actor_id,
+            role: member.role,
+            status: status_of(&member.status),
+            outranked: me.access.covers(&access, &me.regions),
+        };
+        Ok((member, target))
     }
 
-    /// A pending invitation of the organization (expired or not); not found otherwise.
-    async fn pending(
+    /// A pending invitation of the organization (expired or not) that `me` may act on, with
+    /// its role's name. Resend, Cancel and Copy invite link all decide here: acting on an
+    /// invitation needs the right to give its role, since whoever holds a link can use it.
+    async fn managed_invitation(
         &self,
         conn: &mut Conn,
         org_id: i64,
+        me: &Manager,
         id: i64,
-    ) -> Result<team::Invitation, AppError> {
-        team::pending(conn, org_id, id)
+    ) -> Result<(team::Invitation, String), AppError> {
+        let inv = team::pending(conn, org_id, id)
             .await
             .or_internal("find invitation")?
-            .ok_or(AppError::NotFound)
+            .ok_or(AppError::NotFound)?;
+        let role_name = self.assignable(conn, org_id, me, inv.role).await?;
+        Ok((inv, role_name))
     }
 
     /// Announces the change and commits.
@@ -227,6 +254,9 @@ impl TeamService {
         let seats_used = team::seats_used(conn, actor.org_id, self.now())
             .await
             .or_internal("count seats")?;
+        let sent_this_hour = team::invitation_emails_from(conn, actor.org_id, self.now() - HOUR)
+            .await
+            .or_internal("count invitation emails")?;
         Ok(Sender {
             org_id: actor.org_id,
             user_id: actor.user_id,
@@ -234,13 +264,21 @@ impl TeamService {
             inviter: row.1,
             seat_limit,
             seats_used,
+            sent_this_hour,
+            hourly_cap: self.accounts.config.invite_quota.org_per_hour(seat_limit),
         })
     }
 
-    /// A new link for an invitation, stored hashed; returns the full URL.
-    async fn new_link(&self, conn: &mut Conn, invitation_id: i64) -> Result<String, AppError> {
+    /// A new link for an invitation, stored hashed; returns the full URL. Only the `emailed`
+    /// link proves the address when it is used.
+    async fn new_link(
+        &self,
+        conn: &mut Conn,
+        invitation_id: i64,
+        emailed: bool,
+    ) -> Result<String, AppError> {
         let secret = token::generate();
-        team::add_link(conn, invitation_id, &token::hash(&secret), self.now())
+        team::add_link(conn, invitation_id, &token::hash(&secret), emailed, self.now())
             .await
             .or_internal("store invitation link")?;
         Ok(self
@@ -249,14 +287,52 @@ impl TeamService {
             .link(&format!("/invitation?token={secret}")))
     }
 
-    async fn email_invitation(
+    /// Which sending quota, if any, stops one more invitation email to `email` now.
+    async fn over_quota(
         &self,
         conn: &mut Conn,
         s: &Sender,
+        email: &str,
+    ) -> Result<Option<BulkOutcome>, AppError> {
+        if s.sent_this_hour >= s.hourly_cap {
+            return Ok(Some(BulkOutcome::OrgLimit));
+        }
+        let today = team::invitation_emails_to(conn, email, self.now() - DAY)
+            .await
+            .or_internal("count invitation emails")?;
+        if today >= self.accounts.config.invite_quota.per_address_per_day {
+            return Ok(Some(BulkOutcome::AddressLimit));
+        }
+        Ok(None)
+    }
+
+    /// The refusal of one invitation email stopped by a quota.
+    fn quota_refusal(&self, outcome: BulkOutcome, s: &Sender, email: &str) -> AppError {
+        let per_day = self.accounts.config.invite_quota.per_address_per_day;
+        AppError::TooManyRequests(if outcome == BulkOutcome::OrgLimit {
+            format!(
+                "Your organization has sent {} invitations in the last hour, as many as its plan allows. Try again later.",
+                s.hourly_cap
+            )
+        } else {
+            format!(
+                "{email} has received {per_day} invitations in the last 24 hours, as many as Roster sends to one address. Try again tomorrow."
+            )
+        })
+    }
+
+    async fn email_invitation(
+        &self,
+        conn: &mut Conn,
+        s: &mut Sender,
         invitation_id: i64,
         e: &Entry<'_>,
     ) -> Result<(), AppError> {
-        let link = self.new_link(conn, invitation_id).await?;
+        team::record_invitation_email(conn, s.org_id, e.email, self.now())
+            .await
+            .or_internal("count invitation email")?;
+        s.sent_this_hour += 1;
+        let link = self.new_link(conn, invitation_id, true).await?;
         let subject = format!("{} invited you to join {} on Roster", s.inviter, s.org_name);
         let values = InvitationMail {
             first_name: e.first_name,
@@ -293,6 +369,9 @@ impl TeamService {
         }
         if s.seats_used >= s.seat_limit {
             return Ok(BulkOutcome::OverSeatLimit);
+        }
+        if let Some(limited) = self.over_quota(conn, s, e.email).await? {
+            return Ok(limited);
         }
         let new = team::NewInvitation {
             org_id: s.org_id,
@@ -400,12 +479,44 @@ impl TeamService {
             .await
             .or_internal("check membership")?;
         if member.is_some_and(|s| s != "removed") {
-            return Err(AppError::Refused(format!(
+            return Err(AppError::Conflict(format!(
                 "You are already a member of {}.",
                 linked.org_name
             )));
         }
         Ok((tx, linked))
+    }
+
+    /// Emails an address that already has an account, in answer to a registration through
+    /// an invitation: sign in to accept instead. The invitation stays as it was.
+    async fn tell_account_exists(
+        &self,
+        user_id: i64,
+        email: &str,
+        secret: &str,
+    ) -> Result<(), AppError> {
+        if !self.accounts.limits.recipient("account_exists", email) {
+            return Ok(());
+        }
+        let mut tx = self.accounts.store.write().await.or_internal("begin")?;
+        let first_name = self.accounts.first_name(&mut tx, user_id).await?;
+        let values = AccountExistsMail {
+            first_name: &first_name,
+            link: self
+                .accounts
+                .config
+                .link(&format!("/invitation?token={secret}&account=1")),
+        };
+        self.accounts
+            .queue_email(
+                &mut tx,
+                email,
+                "account_exists",
+                "You already have a Roster account",
+                values,
+            )
+            .await?;
+        self.accounts.commit(tx, true).await
     }
 
     /// Uses the invitation up and makes the user an active member, with the audit record.
@@ -495,6 +606,7 @@ pub(crate) fn role_options(
             role,
             name,
             assignable: may_assign(&actor.access, &access, regions),
+            outranked: actor.access.covers(&access, regions),
         })
         .collect()
 }
@@ -543,6 +655,7 @@ impl Team for TeamService {
             seats,
             viewer: actor.access.clone(),
             roles,
+            resend_cooldown_ms: self.accounts.config.invite_quota.resend_cooldown_secs * SECOND,
         })
     }
 
@@ -583,6 +696,9 @@ impl Team for TeamService {
                 ),
             )),
             BulkOutcome::OverSeatLimit => Err(seats_full(limit)),
+            limited @ (BulkOutcome::OrgLimit | BulkOutcome::AddressLimit) => {
+                Err(self.quota_refusal(limited, &sender, email))
+            }
             BulkOutcome::Invalid | BulkOutcome::Duplicate => Err(AppError::Internal),
         }
     }
@@ -656,14 +772,24 @@ impl Team for TeamService {
         let now = self.now();
         let (mut tx, limit) = self.lock(actor.org_id).await?;
         let me = self.manager(&mut tx, actor, Level::Edit).await?;
-        let inv = self.pending(&mut tx, actor.org_id, invitation_id).await?;
-        let role_name = self
-            .assignable(&mut tx, actor.org_id, &me, inv.role)
+        let (inv, role_name) = self
+            .managed_invitation(&mut tx, actor.org_id, &me, invitation_id)
             .await?;
-        let sender = self.sender(&mut tx, actor, limit).await?;
+        let cooldown = self.accounts.config.invite_quota.resend_cooldown_secs * SECOND;
+        if now - inv.sent_at < cooldown {
+            let wait = (inv.sent_at + cooldown - now + SECOND - 1) / SECOND;
+            return Err(AppError::TooManyRequests(format!(
+                "This invitation was sent moments ago. You can send it again in {wait} second{}.",
+                if wait == 1 { "" } else { "s" }
+            )));
+        }
+        let mut sender = self.sender(&mut tx, actor, limit).await?;
         // An expired invitation no longer holds a seat; sending it again takes one.
         if inv.expires_at <= now && sender.seats_used >= limit {
             return Err(seats_full(limit));
+        }
+        if let Some(limited) = self.over_quota(&mut tx, &sender, &inv.email).await? {
+            return Err(self.quota_refusal(limited, &sender, &inv.email));
         }
         let new = team::NewInvitation {
             org_id: actor.org_id,
@@ -683,7 +809,7 @@ impl Team for TeamService {
             role: inv.role,
             role_name: &role_name,
         };
-        self.email_invitation(&mut tx, &sender, inv.id, &entry)
+        self.email_invitation(&mut tx, &mut sender, inv.id, &entry)
             .await?;
         self.audit(&mut tx, actor, "invitation.resent", &inv.email, None)
             .await?;
@@ -692,8 +818,10 @@ impl Team for TeamService {
 
     async fn cancel(&self, actor: &Actor, invitation_id: i64) -> Result<(), AppError> {
         let (mut tx, _) = self.lock(actor.org_id).await?;
-        self.manager(&mut tx, actor, Level::Edit).await?;
-        let inv = self.pending(&mut tx, actor.org_id, invitation_id).await?;
+        let me = self.manager(&mut tx, actor, Level::Edit).await?;
+        let (inv, _) = self
+            .managed_invitation(&mut tx, actor.org_id, &me, invitation_id)
+            .await?;
         team::cancel(&mut tx, inv.id)
             .await
             .or_internal("cancel invitation")?;
@@ -704,14 +832,16 @@ impl Team for TeamService {
 
     async fn invite_link(&self, actor: &Actor, invitation_id: i64) -> Result<String, AppError> {
         let (mut tx, _) = self.lock(actor.org_id).await?;
-        self.manager(&mut tx, actor, Level::Edit).await?;
-        let inv = self.pending(&mut tx, actor.org_id, invitation_id).await?;
+        let me = self.manager(&mut tx, actor, Level::Edit).await?;
+        let (inv, _) = self
+            .managed_invitation(&mut tx, actor.org_id, &me, invitation_id)
+            .await?;
         if inv.expires_at <= self.now() {
             return Err(AppError::Refused(
                 "This invitation has expired. Use \u{201c}Resend Invitation\u{201d} to renew it first.".into(),
             ));
         }
-        let link = self.new_link(&mut tx, inv.id).await?;
+        let link = self.new_link(&mut tx, inv.id, false).await?;
         self.audit(&mut tx, actor, "invitation.link_copied", &inv.email, None)
             .await?;
         self.accounts.commit(tx, false).await?;
@@ -721,17 +851,10 @@ impl Team for TeamService {
     async fn act(&self, actor: &Actor, user_id: i64, action: MemberAction) -> Result<(), AppError> {
         let (mut tx, limit) = self.lock(actor.org_id).await?;
         let me = self.manager(&mut tx, actor, action_level(action)).await?;
-        let target = self.member(&mut tx, actor.org_id, user_id).await?;
-        let status = status_of(&target.status);
-        if action == MemberAction::Edit
-            || !may_act(
-                &me.access,
-                user_id == actor.user_id,
-                target.role,
-                status,
-                action,
-            )
-        {
+        let (target, aimed_at) = self
+            .member(&mut tx, actor.org_id, &me, actor.user_id, user_id)
+            .await?;
+        if action == MemberAction::Edit || !may_act(&me.access, aimed_at, action) {
             return Err(AppError::Forbidden);
         }
         let (org, now) = (actor.org_id, self.now());
@@ -754,6 +877,12 @@ impl Team for TeamService {
             MemberAction::Edit => unreachable!("refused above"),
         };
         done.or_internal("change member")?;
+        if matches!(action, MemberAction::Revoke | MemberAction::Remove) {
+            // Signed out of this organization now, so a later Activate revives no old cookie.
+            sessions::delete_in_org(&mut tx, user_id, org)
+                .await
+                .or_internal("end sessions")?;
+        }
         let new_role = match action {
             MemberAction::Promote => Some(Role::Admin),
             MemberAction::Demote => Some(Role::Member),
@@ -785,10 +914,10 @@ impl Team for TeamService {
     async fn edit(&self, actor: &Actor, user_id: i64, edit: MemberEdit) -> Result<(), AppError> {
         let (mut tx, _) = self.lock(actor.org_id).await?;
         let me = self.manager(&mut tx, actor, Level::Edit).await?;
-        let target = self.member(&mut tx, actor.org_id, user_id).await?;
-        let status = status_of(&target.status);
-        let is_self = user_id == actor.user_id;
-        if !may_act(&me.access, is_self, target.role, status, MemberAction::Edit) {
+        let (target, aimed_at) = self
+            .member(&mut tx, actor.org_id, &me, actor.user_id, user_id)
+            .await?;
+        if !may_act(&me.access, aimed_at, MemberAction::Edit) {
             return Err(AppError::Forbidden);
         }
         if edit.role != target.role {
@@ -805,13 +934,15 @@ impl Team for TeamService {
             self.email_role_change(&mut tx, actor, user_id, &role_name)
                 .await?;
         }
-        users::update_profile(
+        // The organization's own view of the person; their Profile and other organizations
+        // stay as they are.
+        team::set_details(
             &mut tx,
+            actor.org_id,
             user_id,
             edit.first_name.as_str(),
             edit.last_name.as_str(),
-            edit.mobile.as_ref().map(|m| m.as_str()),
-            self.now(),
+            edit.mobile.as_ref().map_or("", |m| m.as_str()),
         )
         .await
         .or_internal("edit member")?;
@@ -845,6 +976,9 @@ impl Team for TeamService {
         team::set_status(&mut tx, actor.org_id, actor.user_id, "removed")
             .await
             .or_internal("leave")?;
+        sessions::delete_in_org(&mut tx, actor.user_id, actor.org_id)
+            .await
+            .or_internal("end sessions")?;
         self.audit(&mut tx, actor, "member.left", &me.email, None)
             .await?;
         self.finish(tx, actor.org_id, false).await
@@ -864,12 +998,13 @@ impl Team for TeamService {
             .or_internal("acquire")?;
         let linked = self.live_link(&mut conn, secret).await?;
         let inv = linked.invitation;
-        let account = users::find_by_email(&mut conn, &inv.email)
-            .await
-            .or_internal("find account")?;
-        let signed_in = match (viewer, &account) {
-            (Some(v), Some(a)) => v.user_id == a.id,
-            _ => false,
+        // Whether the address has an account is told only to that account, signed in.
+        let signed_in = match viewer {
+            Some(v) => users::find(&mut conn, v.user_id)
+                .await
+                .or_internal("find account")?
+                .is_some_and(|me| me.email == inv.email),
+            None => false,
         };
         Ok(InvitationView {
             org_name: linked.org_name,
@@ -880,7 +1015,6 @@ impl Team for TeamService {
             role: roles::name(&mut conn, inv.org_id, inv.role)
                 .await
                 .or_internal("read role name")?,
-            has_account: account.is_some(),
             signed_in,
         })
     }
@@ -903,18 +1037,15 @@ impl Team for TeamService {
         let (mut tx, linked) = self.lock_for_accept(secret).await?;
         let now = self.now();
         let email = linked.invitation.email.clone();
-        let exists = || {
-            AppError::Refused(
-                "An account with this address already exists. Sign in to accept the invitation."
-                    .into(),
-            )
-        };
-        if users::find_by_email(&mut tx, &email)
+        // An existing account is answered as sign-up answers it: the same reply on the page,
+        // and an email to the address saying to sign in instead, so the page tells nobody
+        // whether the address has an account.
+        if let Some(existing) = users::find_by_email(&mut tx, &email)
             .await
             .or_internal("find account")?
-            .is_some()
         {
-            return Err(exists());
+            drop(tx);
+            return self.tell_account_exists(existing.id, &email, secret).await;
         }
         let new_user = users::NewUser {
             email: &email,
@@ -925,7 +1056,8 @@ impl Team for TeamService {
         let org_id = linked.invitation.org_id;
         let user_id = match users::insert_user(&mut tx, new_user, Some(org_id), now).await {
             Ok(id) => id,
-            Err(e) if db::is_unique_violation(&e) => return Err(exists()),
+            // The address was registered a moment ago by another request.
+            Err(e) if db::is_unique_violation(&e) => return Ok(()),
             Err(e) => return Err(e).or_internal("create user"),
         };
         if let Some(m) = &r.mobile {
@@ -941,6 +1073,7 @@ impl Team for TeamService {
             .or_internal("store mobile")?;
         }
         self.join(&mut tx, &linked, user_id).await?;
+        // Like sign-up, the account waits for its emailed verification, whichever link was used.
         self.accounts
             .issue_verification(&mut tx, user_id, &email, r.first_name.as_str())
             .await?;
@@ -960,11 +1093,8 @@ impl Team for TeamService {
             )));
         }
         let org_id = linked.invitation.org_id;
+        // A signed-in account is verified already: accepting proves nothing more.
         self.join(&mut tx, &linked, actor.user_id).await?;
-        // Following the emailed link proves the address.
-        users::mark_verified(&mut tx, actor.user_id, self.now())
-            .await
-            .or_internal("verify")?;
         sessions::set_org(&mut tx, actor.session_id, org_id)
             .await
             .or_internal("switch organization")?;
@@ -976,7 +1106,7 @@ impl Team for TeamService {
         secret: &str,
         password: String,
         client: IpAddr,
-    ) -> Result<NewSession, AppError> {
+    ) -> Result<Option<NewSession>, AppError> {
         let email = self.peek_link(secret).await?.invitation.email;
         let checked = self
             .accounts
@@ -988,14 +1118,33 @@ impl Team for TeamService {
         }
         let org_id = linked.invitation.org_id;
         self.join(&mut tx, &linked, checked.user.id).await?;
-        users::mark_verified(&mut tx, checked.user.id, self.now())
-            .await
-            .or_internal("verify")?;
+        if !checked.user.verified {
+            if !linked.emailed {
+                // A copied link proves nothing about the address: the person joins, and the
+                // account still needs its emailed verification before anyone signs in with it.
+                let sent = self
+                    .accounts
+                    .limits
+                    .recipient("verify_email", &checked.user.email);
+                if sent {
+                    let first = self.accounts.first_name(&mut tx, checked.user.id).await?;
+                    self.accounts
+                        .issue_verification(&mut tx, checked.user.id, &checked.user.email, &first)
+                        .await?;
+                }
+                self.finish(tx, org_id, sent).await?;
+                return Ok(None);
+            }
+            // The emailed link reached this address: that proves it.
+            users::mark_verified(&mut tx, checked.user.id, self.now())
+                .await
+                .or_internal("verify")?;
+        }
         let token = self
             .accounts
             .start_session(&mut tx, &checked, org_id)
             .await?;
         self.finish(tx, org_id, false).await?;
-        Ok(NewSession { token })
+        Ok(Some(NewSession { token }))
     }
 }

@@ -13,7 +13,7 @@ use crate::authz::{Access, Feature, Level, can};
 use crate::components::{Frame, go_to, toaster};
 use crate::error::AppError;
 use crate::model::team::{
-    MemberAction, PAGE_SIZE, Role, RoleOption, RowKind, SortKey, Status, TeamPage, TeamRow,
+    MemberAction, PAGE_SIZE, Role, RoleOption, RowKind, SortKey, Status, Target, TeamPage, TeamRow,
     format_date, may_act,
 };
 use dialogs::{BulkInviteDialog, ConfirmDialog, EditDialog, InviteDialog, LinkDialog};
@@ -405,10 +405,22 @@ fn Table(
         return view! { <div class="empty card"><p>{text}</p></div> }.into_any();
     }
     let viewer = page.viewer;
+    let roles = page.roles;
+    let cooldown = page.resend_cooldown_ms;
     let rows = page
         .rows
         .into_iter()
-        .map(|row| view! { <Row row viewer=viewer.clone() ctx/> })
+        .map(|row| {
+            // The rules the server applies: act on members whose role the viewer covers,
+            // and on invitations whose role the viewer may give.
+            let option = roles.iter().find(|r| r.role == row.role);
+            let covered = match row.kind {
+                RowKind::Member => option.is_some_and(|r| r.outranked),
+                RowKind::Invitation => option.is_some_and(|r| r.assignable),
+            };
+            let resend_at = row.date + cooldown;
+            view! { <Row row viewer=viewer.clone() covered resend_at ctx/> }
+        })
         .collect_view();
     view! {
         <div class="table-wrap">
@@ -432,7 +444,14 @@ fn Table(
 }
 
 #[component]
-fn Row(row: TeamRow, viewer: Access, ctx: TeamCtx) -> impl IntoView {
+fn Row(
+    row: TeamRow,
+    viewer: Access,
+    covered: bool,
+    /// When an invitation may be sent again (Unix milliseconds).
+    resend_at: i64,
+    ctx: TeamCtx,
+) -> impl IntoView {
     let name = row.name();
     let shown_name = if name.trim().is_empty() {
         "—".to_owned()
@@ -445,8 +464,9 @@ fn Row(row: TeamRow, viewer: Access, ctx: TeamCtx) -> impl IntoView {
     };
     let status_class = format!("badge badge-{}", row.status.as_str());
     let actions = match row.kind {
-        RowKind::Member => member_actions(&row, &viewer, ctx).into_any(),
-        RowKind::Invitation => invitation_actions(&row, &viewer, ctx).into_any(),
+        RowKind::Member => member_actions(&row, &viewer, covered, ctx).into_any(),
+        RowKind::Invitation if covered => invitation_actions(&row, resend_at, ctx).into_any(),
+        RowKind::Invitation => ().into_any(),
     };
     view! {
         <tr>
@@ -465,11 +485,22 @@ fn Row(row: TeamRow, viewer: Access, ctx: TeamCtx) -> impl IntoView {
     }
 }
 
-fn member_actions(row: &TeamRow, viewer: &Access, ctx: TeamCtx) -> impl IntoView + use<> {
+fn member_actions(
+    row: &TeamRow,
+    viewer: &Access,
+    outranked: bool,
+    ctx: TeamCtx,
+) -> impl IntoView + use<> {
     let busy = move || ctx.busy.get();
     let mut buttons = Vec::new();
+    let target = Target {
+        is_self: row.is_self,
+        role: row.role,
+        status: row.status,
+        outranked,
+    };
     for action in MemberAction::ALL {
-        if !may_act(viewer, row.is_self, row.role, row.status, action) {
+        if !may_act(viewer, target, action) {
             continue;
         }
         let (user_id, name) = (row.id, row.name());
@@ -513,18 +544,26 @@ fn member_actions(row: &TeamRow, viewer: &Access, ctx: TeamCtx) -> impl IntoView
     buttons
 }
 
-fn invitation_actions(row: &TeamRow, viewer: &Access, ctx: TeamCtx) -> impl IntoView + use<> {
-    if !can(viewer, Feature::TeamManagement, Level::Edit, None) {
-        return Vec::new();
-    }
+/// Resend, Copy invite link and Cancel, for an invitation whose role the viewer may give.
+fn invitation_actions(row: &TeamRow, resend_at: i64, ctx: TeamCtx) -> impl IntoView + use<> {
     let busy = move || ctx.busy.get();
     let (id, email) = (row.id, row.email.clone());
     let resend_email = email.clone();
+    // Just sent: the button waits out the resend cool-down, which the server enforces too.
+    let cooling = RwSignal::new(resend_at > now_ms());
+    #[cfg(feature = "hydrate")]
+    if let Ok(wait) = u64::try_from(resend_at - now_ms()) {
+        set_timeout(
+            move || cooling.set(false),
+            std::time::Duration::from_millis(wait),
+        );
+    }
     let mut buttons = vec![
         view! {
-            <button type="button" class="btn btn-small btn-secondary" disabled=busy
+            <button type="button" class="btn btn-small btn-secondary" disabled=move || busy() || cooling.get()
+                title=move || cooling.get().then_some("Sent moments ago: it can be sent again in a minute.")
                 on:click=move |_| ctx.run(resend_invitation(id), format!("Invitation sent again to {resend_email}."))>
-                "Resend Invitation"
+                {move || if cooling.get() { "Resend Invitation (sent just now)" } else { "Resend Invitation" }}
             </button>
         }
         .into_any(),
@@ -616,8 +655,22 @@ fn Pager(total: i64, page: i64, go: impl Fn(i64) + Copy + Send + Sync + 'static)
     }
 }
 
+/// The time now, in Unix milliseconds (the browser's clock once hydrated).
+fn now_ms() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+}
+
 /// Percent-encodes a query value (everything but letters, digits and `-_.~`).
-fn encode(value: &str) -> String {
+pub(super) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| {
