@@ -3,6 +3,7 @@
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
@@ -41,6 +42,7 @@ enum Job {
 pub struct Hasher {
     jobs: mpsc::Sender<Job>,
     dummy: Arc<str>,
+    computations: Arc<AtomicU64>,
 }
 
 fn params() -> Params {
@@ -52,11 +54,12 @@ impl Hasher {
     pub fn new(workers: usize) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let rx = Arc::new(Mutex::new(rx));
+        let computations = Arc::new(AtomicU64::new(0));
         for i in 0..workers.max(1) {
-            let rx = rx.clone();
+            let (rx, computations) = (rx.clone(), computations.clone());
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || worker(rx))
+                .spawn(move || worker(rx, computations))
                 .expect("spawn a hashing thread");
         }
         let mut memory = vec![Block::default(); params().block_count()];
@@ -65,7 +68,14 @@ impl Hasher {
         Self {
             jobs: tx,
             dummy: dummy.into(),
+            computations,
         }
+    }
+
+    /// How many hashes and verifications the workers have run: a metric, and how tests prove
+    /// that a refused attempt cost no argon2 work.
+    pub fn computations(&self) -> u64 {
+        self.computations.load(Ordering::SeqCst)
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
@@ -92,7 +102,7 @@ impl Hasher {
     }
 }
 
-fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, computations: Arc<AtomicU64>) {
     lower_priority();
     let mut memory = vec![Block::default(); params().block_count()];
     loop {
@@ -102,10 +112,14 @@ fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
         };
         match job {
             Some(Job::Hash(pw, reply)) => {
-                let _ = reply.send(hash_with(&mut memory, &pw));
+                let hashed = hash_with(&mut memory, &pw);
+                computations.fetch_add(1, Ordering::SeqCst);
+                let _ = reply.send(hashed);
             }
             Some(Job::Verify(stored, pw, reply)) => {
-                let _ = reply.send(verify_with(&mut memory, &stored, &pw));
+                let verified = verify_with(&mut memory, &stored, &pw);
+                computations.fetch_add(1, Ordering::SeqCst);
+                let _ = reply.send(verified);
             }
             None => return,
         }
