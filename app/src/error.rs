@@ -43,6 +43,9 @@ pub enum AppError {
     EmailNotVerified,
     #[error("{0}")]
     TooManyRequests(String),
+    /// The server cannot take this work now (its password-hashing queue is full): retry soon.
+    #[error("Roster is busy. Please try again in a moment.")]
+    Busy,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,
     #[error("Could not reach Roster. Check your connection and try again.")]
