@@ -47,6 +47,7 @@ pub enum AppError {
     /// existing membership).
     #[error("{0}")]
     Conflict(String),
+    /// The server cannot take this work now (its password-hashing queue is full): retry soon.
     #[error("Roster is busy. Please try again in a moment.")]
     Busy,
     #[error("Something went wrong on our side. Please try again in a moment.")]

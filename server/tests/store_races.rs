@@ -79,7 +79,7 @@ on_both!(concurrent_sign_ups_of_one_address_make_one_account, |db| {
     assert_eq!((users, owners), (1, 1));
 });
 
-on_both!(concurrent_failures_are_all_counted, |db| {
+on_both!(concurrent_attempts_are_all_counted, |db| {
     let app = TestApp::new(db).await;
     let policy = throttle::Policy {
         window: 60_000,
@@ -99,10 +99,11 @@ on_both!(concurrent_failures_are_all_counted, |db| {
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             let mut tx = store.write().await.unwrap();
-            throttle::record_failure(&mut tx, "account:x@example.com", &policy, now)
+            let counted = throttle::reserve(&mut tx, "account:x@example.com", &policy, now)
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
+            assert!(matches!(counted, throttle::Reservation::Counted(_)));
         }));
     }
     for t in tasks {

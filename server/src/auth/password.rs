@@ -1,10 +1,13 @@
-//! Argon2id hashing on a fixed pool of threads, each reusing one memory block, so CPU use and
-//! memory stay bounded however many sign-ins arrive at once.
+//! Argon2id hashing on a fixed pool of threads, each reusing one memory block, fed by a bounded
+//! queue: CPU use, memory and waiting stay bounded however many sign-ins arrive at once, and a
+//! job that finds the queue full is refused at once.
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 /// OWASP's recommended Argon2id settings: 19 MiB, two passes, one lane.
@@ -12,6 +15,8 @@ pub const MEMORY_KIB: u32 = 19 * 1024;
 pub const PASSES: u32 = 2;
 pub const LANES: u32 = 1;
 const OUTPUT_LEN: usize = 32;
+/// Jobs that may wait per hashing thread: about a quarter of a second of work each.
+const QUEUE_PER_WORKER: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -21,6 +26,8 @@ pub enum HashError {
     Argon(String),
     #[error("the hashing pool has stopped")]
     Stopped,
+    #[error("the hashing queue is full")]
+    Busy,
 }
 
 /// The result of checking a password.
@@ -41,6 +48,7 @@ enum Job {
 pub struct Hasher {
     jobs: mpsc::Sender<Job>,
     dummy: Arc<str>,
+    computations: Arc<AtomicU64>,
 }
 
 fn params() -> Params {
@@ -48,15 +56,22 @@ fn params() -> Params {
 }
 
 impl Hasher {
-    /// Starts `workers` hashing threads.
+    /// Starts `workers` hashing threads, with room for `QUEUE_PER_WORKER` waiting jobs each.
     pub fn new(workers: usize) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>(1024);
+        Self::with_queue(workers, workers.max(1) * QUEUE_PER_WORKER)
+    }
+
+    /// Starts `workers` hashing threads; at most `queue` jobs wait for them, and more are
+    /// refused with `HashError::Busy`.
+    pub fn with_queue(workers: usize, queue: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>(queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
+        let computations = Arc::new(AtomicU64::new(0));
         for i in 0..workers.max(1) {
-            let rx = rx.clone();
+            let (rx, computations) = (rx.clone(), computations.clone());
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || worker(rx))
+                .spawn(move || worker(rx, computations))
                 .expect("spawn a hashing thread");
         }
         let mut memory = vec![Block::default(); params().block_count()];
@@ -65,34 +80,42 @@ impl Hasher {
         Self {
             jobs: tx,
             dummy: dummy.into(),
+            computations,
         }
+    }
+
+    /// How many hashes and verifications the workers have run: a metric, and how tests prove
+    /// that a refused attempt cost no argon2 work.
+    pub fn computations(&self) -> u64 {
+        self.computations.load(Ordering::SeqCst)
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(Job::Hash(password.to_owned(), tx))
-            .await
-            .map_err(|_| HashError::Stopped)?;
+        self.submit(Job::Hash(password.to_owned(), tx))?;
         rx.await.map_err(|_| HashError::Stopped)?
     }
 
     pub async fn verify(&self, stored: &str, password: &str) -> Result<Verified, HashError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(Job::Verify(stored.to_owned(), password.to_owned(), tx))
-            .await
-            .map_err(|_| HashError::Stopped)?;
+        self.submit(Job::Verify(stored.to_owned(), password.to_owned(), tx))?;
         rx.await.map_err(|_| HashError::Stopped)?
     }
 
     /// Spends the same time as a real check, for addresses that have no account.
-    pub async fn verify_dummy(&self, password: &str) {
-        let _ = self.verify(&self.dummy.clone(), password).await;
+    pub async fn verify_dummy(&self, password: &str) -> Result<(), HashError> {
+        self.verify(&self.dummy, password).await.map(|_| ())
+    }
+
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        self.jobs.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => HashError::Busy,
+            TrySendError::Closed(_) => HashError::Stopped,
+        })
     }
 }
 
-fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, computations: Arc<AtomicU64>) {
     lower_priority();
     let mut memory = vec![Block::default(); params().block_count()];
     loop {
@@ -102,10 +125,14 @@ fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
         };
         match job {
             Some(Job::Hash(pw, reply)) => {
-                let _ = reply.send(hash_with(&mut memory, &pw));
+                let hashed = hash_with(&mut memory, &pw);
+                computations.fetch_add(1, Ordering::SeqCst);
+                let _ = reply.send(hashed);
             }
             Some(Job::Verify(stored, pw, reply)) => {
-                let _ = reply.send(verify_with(&mut memory, &stored, &pw));
+                let verified = verify_with(&mut memory, &stored, &pw);
+                computations.fetch_add(1, Ordering::SeqCst);
+                let _ = reply.send(verified);
             }
             None => return,
         }
@@ -235,6 +262,36 @@ mod tests {
             h.verify(&weak, "another password").await.unwrap(),
             Verified::No
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_new_jobs_at_once() {
+        use futures::FutureExt;
+        let h = Hasher::with_queue(1, 2);
+        // Each job is only sent here; its answer, which would come later, is not awaited.
+        let mut queued = 0;
+        let refused = loop {
+            match h.hash("a password nobody has").now_or_never() {
+                None if queued < 50 => queued += 1,
+                None => break None,
+                Some(answer) => break Some(answer),
+            }
+        };
+        assert!(
+            matches!(refused, Some(Err(HashError::Busy))),
+            "{refused:?} after {queued} queued"
+        );
+        assert!(queued >= 2, "the queue's room is used first: {queued}");
+
+        let drained = async {
+            while h.computations() < queued {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), drained)
+            .await
+            .expect("every queued job runs");
+        assert!(h.hash("a password nobody has").await.is_ok());
     }
 
     #[tokio::test]

@@ -1,11 +1,12 @@
 //! The account journey: sign up, verify, sign in and out, terms, password reset, profile.
 
-use super::{Limits, OrInternal};
-use crate::auth::password::{Hasher, Verified};
+use super::{Limits, OrInternal, hashing};
+use crate::auth::password::{HashError, Hasher, Verified};
 use crate::auth::token;
 use crate::clock::{Clock, DAY, HOUR, MINUTE, Millis};
 use crate::config::Config;
-use crate::db::{self, Conn, Store, audit, outbox, roles, sessions, throttle, tokens, users};
+use crate::db::throttle::{self, Reservation};
+use crate::db::{self, Conn, Store, audit, outbox, roles, sessions, tokens, users};
 use crate::mail::Templates;
 use app::error::AppError;
 use app::model::{CurrentUser, EmailAddress, OrgChoice, Password, Terms};
@@ -34,6 +35,8 @@ pub const CLIENT_POLICY: throttle::Policy = throttle::Policy {
 };
 
 const BAD_CREDENTIALS: &str = "The email address or password is incorrect.";
+const SIGN_IN_LOCKED: &str = "Too many failed sign-in attempts.";
+const CHANGE_LOCKED: &str = "Too many incorrect passwords.";
 const TERMS_TEXT: &str = include_str!("../../terms.txt");
 
 #[derive(Clone)]
@@ -60,6 +63,47 @@ fn account_key(email: &str) -> String {
 
 fn client_key(ip: IpAddr) -> String {
     format!("client:{ip}")
+}
+
+/// One attempt counted against a key before its password was hashed.
+struct Counted {
+    key: String,
+    policy: &'static throttle::Policy,
+    n: i64,
+}
+
+/// The attempts counted for one password check: the account's, and the client address's for
+/// a sign-in.
+struct Reserved {
+    account: Counted,
+    client: Option<Counted>,
+}
+
+/// How a counted password check ended.
+enum Outcome {
+    Right,
+    Wrong,
+    /// The password was never compared: the hashing queue was full, or hashing failed.
+    Unchecked,
+}
+
+/// Counts one attempt against `key`, or says why not: `locked` starts the sentence for a lock.
+async fn count(
+    conn: &mut Conn,
+    key: String,
+    policy: &'static throttle::Policy,
+    now: Millis,
+    locked: &str,
+) -> Result<Counted, AppError> {
+    match throttle::reserve(conn, &key, policy, now)
+        .await
+        .or_internal("count attempt")?
+    {
+        Reservation::Counted(n) => Ok(Counted { key, policy, n }),
+        Reservation::Locked(until) => Err(AccountService::too_many(locked, until, now)),
+        // The window's last attempts are still being checked, and one of them may be right.
+        Reservation::Full => Err(AppError::Busy),
+    }
 }
 
 /// An account whose password was just checked, with a stronger hash to store if one was due.
@@ -188,10 +232,10 @@ impl AccountService {
         Ok(())
     }
 
-    fn too_many(until: Millis, now: Millis) -> AppError {
+    fn too_many(lead: &str, until: Millis, now: Millis) -> AppError {
         let minutes = ((until - now).max(0) as u64).div_ceil(MINUTE as u64).max(1);
         AppError::TooManyRequests(format!(
-            "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
+            "{lead} Try again in {minutes} minute{}.",
             if minutes == 1 { "" } else { "s" }
         ))
     }
@@ -204,44 +248,123 @@ impl AccountService {
         password: &str,
         client: IpAddr,
     ) -> Result<CheckedPassword, AppError> {
-        let now = self.clock.now();
         let mut conn = self.store.pool.acquire().await.or_internal("acquire")?;
-        let keys = [account_key(email), client_key(client)];
-        let key_refs = [keys[0].as_str(), keys[1].as_str()];
-        if let Some(until) = throttle::locked_until(&mut conn, &key_refs, now)
-            .await
-            .or_internal("read throttle")?
-        {
-            return Err(Self::too_many(until, now));
-        }
         let user = users::find_by_email(&mut conn, email)
             .await
             .or_internal("find user")?;
         drop(conn);
-        let Some(user) = user else {
-            self.hasher.verify_dummy(password).await;
-            self.record_sign_in_failure(email, client).await?;
+        let stored = user.as_ref().map(|u| u.password_hash.as_str());
+        let verified = self
+            .verify_counted(email, Some(client), stored, password, SIGN_IN_LOCKED)
+            .await?;
+        let Some(user) = user.filter(|_| verified != Verified::No) else {
             return Err(AppError::Refused(BAD_CREDENTIALS.into()));
         };
-        let verified = self
-            .hasher
-            .verify(&user.password_hash, password)
-            .await
-            .or_internal("verify password")?;
-        if verified == Verified::No {
-            self.record_sign_in_failure(email, client).await?;
-            return Err(AppError::Refused(BAD_CREDENTIALS.into()));
-        }
         let rehash = if verified == Verified::YesRehash {
-            Some(self.hasher.hash(password).await.or_internal("rehash")?)
+            match self.hasher.hash(password).await {
+                Ok(h) => Some(h),
+                // The stronger hash waits for a sign-in that finds the queue less busy.
+                Err(HashError::Busy) => None,
+                Err(e) => return Err(e).or_internal("rehash"),
+            }
         } else {
             None
         };
         Ok(CheckedPassword { user, rehash })
     }
 
+    /// Compares `password` with the stored hash (with the dummy one when there is no account),
+    /// counted against the account and the client address before any hashing: refused at once,
+    /// without hashing, while either is locked or has all its attempts counted. A correct
+    /// password forgets the account's failures.
+    async fn verify_counted(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        stored: Option<&str>,
+        password: &str,
+        locked: &str,
+    ) -> Result<Verified, AppError> {
+        let reserved = self.reserve(email, client, locked).await?;
+        let checked = match stored {
+            Some(stored) => self.hasher.verify(stored, password).await,
+            // Unknown addresses cost and count the same, so neither answers nor timing tell.
+            None => self
+                .hasher
+                .verify_dummy(password)
+                .await
+                .map(|()| Verified::No),
+        };
+        let outcome = match &checked {
+            Ok(Verified::No) => Outcome::Wrong,
+            Ok(_) => Outcome::Right,
+            Err(_) => Outcome::Unchecked,
+        };
+        self.settle(reserved, outcome).await?;
+        checked.map_err(hashing("verify password"))
+    }
+
+    /// Counts one attempt for the account, and for the client address when there is one, in
+    /// one transaction: a refusal drops it, so neither is counted then.
+    async fn reserve(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        locked: &str,
+    ) -> Result<Reserved, AppError> {
+        let now = self.clock.now();
+        let mut tx = self.store.write().await.or_internal("begin")?;
+        let account = count(&mut tx, account_key(email), &ACCOUNT_POLICY, now, locked).await?;
+        let client = match client {
+            Some(ip) => Some(count(&mut tx, client_key(ip), &CLIENT_POLICY, now, locked).await?),
+            None => None,
+        };
+        self.commit(tx, false).await?;
+        Ok(Reserved { account, client })
+    }
+
+    /// A wrong password keeps its attempts, and locks a key whose last allowed attempt it was.
+    /// A correct one forgets the account's failures and gives the client address's attempt
+    /// back; an unchecked one gives both back.
+    async fn settle(&self, r: Reserved, outcome: Outcome) -> Result<(), AppError> {
+        let counted = || std::iter::once(&r.account).chain(&r.client);
+        let last = || counted().filter(|c| c.policy.is_last(c.n));
+        if matches!(outcome, Outcome::Wrong) && last().next().is_none() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.write().await.or_internal("begin")?;
+        match outcome {
+            Outcome::Wrong => {
+                for c in last() {
+                    throttle::lock(&mut tx, &c.key, c.policy, now)
+                        .await
+                        .or_internal("lock")?;
+                }
+            }
+            Outcome::Right => {
+                throttle::clear(&mut tx, &r.account.key)
+                    .await
+                    .or_internal("clear throttle")?;
+                if let Some(c) = &r.client {
+                    throttle::release(&mut tx, &c.key)
+                        .await
+                        .or_internal("release attempt")?;
+                }
+            }
+            Outcome::Unchecked => {
+                for c in counted() {
+                    throttle::release(&mut tx, &c.key)
+                        .await
+                        .or_internal("release attempt")?;
+                }
+            }
+        }
+        self.commit(tx, false).await
+    }
+
     /// Starts a session in `org_id` after a password check, in the caller's transaction:
-    /// stores a stronger hash if one was made, clears the account's failure count, audits.
+    /// stores a stronger hash if one was made, audits.
     pub(crate) async fn start_session(
         &self,
         conn: &mut Conn,
@@ -255,9 +378,6 @@ impl AccountService {
                 .await
                 .or_internal("store rehash")?;
         }
-        throttle::clear(conn, &account_key(&user.email))
-            .await
-            .or_internal("clear throttle")?;
         let secret = token::generate();
         sessions::insert(
             conn,
@@ -279,18 +399,6 @@ impl AccountService {
         audit::record(conn, entry, now).await.or_internal("audit")?;
         Ok(secret)
     }
-
-    async fn record_sign_in_failure(&self, email: &str, ip: IpAddr) -> Result<(), AppError> {
-        let now = self.clock.now();
-        let mut tx = self.store.write().await.or_internal("begin")?;
-        throttle::record_failure(&mut tx, &account_key(email), &ACCOUNT_POLICY, now)
-            .await
-            .or_internal("count failure")?;
-        throttle::record_failure(&mut tx, &client_key(ip), &CLIENT_POLICY, now)
-            .await
-            .or_internal("count failure")?;
-        self.commit(tx, false).await
-    }
 }
 
 #[async_trait::async_trait]
@@ -302,7 +410,7 @@ impl Accounts for AccountService {
             .hasher
             .hash(input.password.expose())
             .await
-            .or_internal("hash password")?;
+            .map_err(hashing("hash password"))?;
         let email = input.email.as_str();
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
@@ -606,7 +714,7 @@ impl Accounts for AccountService {
             .hasher
             .hash(password.expose())
             .await
-            .or_internal("hash password")?;
+            .map_err(hashing("hash password"))?;
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
         let user_id = tokens::consume(
@@ -684,13 +792,16 @@ impl Accounts for AccountService {
             .or_internal("find user")?
             .ok_or(AppError::Unauthorized)?;
         drop(conn);
-        if self
-            .hasher
-            .verify(&user.password_hash, &current)
-            .await
-            .or_internal("verify password")?
-            == Verified::No
-        {
+        let verified = self
+            .verify_counted(
+                &user.email,
+                None,
+                Some(&user.password_hash),
+                &current,
+                CHANGE_LOCKED,
+            )
+            .await?;
+        if verified == Verified::No {
             return Err(AppError::field(
                 "current_password",
                 "Your current password is incorrect.",
@@ -700,7 +811,7 @@ impl Accounts for AccountService {
             .hasher
             .hash(new.expose())
             .await
-            .or_internal("hash password")?;
+            .map_err(hashing("hash password"))?;
         let mut tx = self.store.write().await.or_internal("begin")?;
         let change = PasswordChange {
             user_id: actor.user_id,

@@ -10,6 +10,7 @@ pub use limits::Limits;
 pub use org::OrgService;
 pub use team::TeamService;
 
+use crate::auth::password::HashError;
 use app::error::AppError;
 
 /// Logs an unexpected failure with its detail and turns it into the generic user message.
@@ -23,5 +24,17 @@ impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
             tracing::error!(error = %e, "{what}");
             AppError::Internal
         })
+    }
+}
+
+/// A full hashing queue answers `Busy`, for the user to retry in a moment; any other hashing
+/// failure is logged and internal.
+pub(crate) fn hashing(what: &'static str) -> impl FnOnce(HashError) -> AppError {
+    move |e| match e {
+        HashError::Busy => AppError::Busy,
+        other => {
+            tracing::error!(error = %other, "{what}");
+            AppError::Internal
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! `app::model::team`, writes the change with its audit record (and email, through the
 //! outbox), and announces it to open Team pages.
 
-use super::{AccountService, OrInternal};
+use super::{AccountService, OrInternal, hashing};
 use crate::auth::token;
 use crate::clock::{DAY, HOUR, Millis, SECOND};
 use crate::db::{self, Conn, audit, roles, sessions, team, users};
@@ -1033,7 +1033,7 @@ impl Team for TeamService {
             .hasher
             .hash(r.password.expose())
             .await
-            .or_internal("hash password")?;
+            .map_err(hashing("hash password"))?;
         let (mut tx, linked) = self.lock_for_accept(secret).await?;
         let now = self.now();
         let email = linked.invitation.email.clone();
