@@ -84,7 +84,7 @@ pub async fn build(
         wake,
         lease: mail::worker::LEASE,
         max_attempts: mail::worker::MAX_ATTEMPTS,
-        batch: 50,
+        concurrency: mail::worker::CONCURRENCY,
     };
     let team = services::TeamService {
         accounts: accounts.clone(),

@@ -144,6 +144,7 @@ on_both!(two_workers_never_claim_the_same_email, |db| {
             outbox::claim_due(&store, now, 60_000, 15)
                 .await
                 .unwrap()
+                .emails
                 .into_iter()
                 .map(|c| c.id)
                 .collect::<Vec<_>>()

@@ -1,6 +1,7 @@
 //! The transactional email outbox: rows written with the change, claimed by the worker with a lease.
 
 use super::{Backend, Conn, Store};
+use crate::auth::token::generate;
 use crate::clock::Millis;
 use sqlx::Row;
 
@@ -21,6 +22,13 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
+/// Rows taken by one claim, held under one lease token until their outcome is recorded.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub lease_token: String,
+    pub emails: Vec<Claimed>,
+}
+
 pub async fn enqueue(conn: &mut Conn, e: NewEmail<'_>, now: Millis) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "insert into outbox (recipient, subject, body_text, body_html, next_attempt_at, created_at) \
@@ -35,31 +43,35 @@ pub async fn enqueue(conn: &mut Conn, e: NewEmail<'_>, now: Millis) -> sqlx::Res
     .await
 }
 
-/// Claims up to `limit` due rows (pending and due, or sending with an expired lease).
+/// Claims up to `limit` due rows (pending and due, or sending with an expired lease) under a
+/// fresh lease token, which takes them from any worker whose lease ran out.
 pub async fn claim_due(
     store: &Store,
     now: Millis,
     lease: Millis,
     limit: i64,
-) -> sqlx::Result<Vec<Claimed>> {
+) -> sqlx::Result<Claim> {
     let lock = match store.backend {
         Backend::Postgres => " for update skip locked",
         Backend::Sqlite => "",
     };
     let sql = format!(
-        "update outbox set status = 'sending', lease_until = $2, attempts = attempts + 1 \
+        "update outbox set status = 'sending', lease_until = $2, lease_token = $3, attempts = attempts + 1 \
          where id in (select id from outbox \
            where (status = 'pending' and next_attempt_at <= $1) or (status = 'sending' and lease_until <= $1) \
-           order by id limit $3{lock}) \
+           order by id limit $4{lock}) \
          returning id, recipient, subject, body_text, body_html, attempts"
     );
+    let lease_token = generate();
     let rows = sqlx::query(&sql)
         .bind(now)
         .bind(now + lease)
+        .bind(&lease_token)
         .bind(limit)
         .fetch_all(&store.pool)
         .await?;
-    rows.into_iter()
+    let emails = rows
+        .into_iter()
         .map(|r| {
             Ok(Claimed {
                 id: r.try_get("id")?,
@@ -70,46 +82,82 @@ pub async fn claim_due(
                 attempts: r.try_get("attempts")?,
             })
         })
-        .collect()
+        .collect::<sqlx::Result<_>>()?;
+    Ok(Claim {
+        lease_token,
+        emails,
+    })
 }
 
-/// Sent: the bodies (which hold single-use links) are not kept.
-pub async fn mark_sent(store: &Store, id: i64, now: Millis) -> sqlx::Result<()> {
-    sqlx::query(
-        "update outbox set status = 'sent', sent_at = $2, lease_until = null, last_error = null, \
-         body_text = '', body_html = '' where id = $1",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(&store.pool)
-    .await?;
-    Ok(())
-}
-
-pub async fn mark_retry(
-    store: &Store,
-    id: i64,
-    next_attempt_at: Millis,
-    error: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("update outbox set status = 'pending', next_attempt_at = $2, lease_until = null, last_error = $3 where id = $1")
-        .bind(id)
-        .bind(next_attempt_at)
-        .bind(error)
+/// Extends the lease on the rows of a claim that are still sending under it.
+pub async fn renew(store: &Store, lease_token: &str, lease_until: Millis) -> sqlx::Result<()> {
+    sqlx::query("update outbox set lease_until = $2 where status = 'sending' and lease_token = $1")
+        .bind(lease_token)
+        .bind(lease_until)
         .execute(&store.pool)
         .await?;
     Ok(())
 }
 
-pub async fn mark_failed(store: &Store, id: i64, error: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "update outbox set status = 'failed', lease_until = null, last_error = $2, body_text = '', body_html = '' where id = $1",
+// The outcomes below apply only to a row still sending under the caller's lease, and say whether
+// it was: a worker whose lease ran out must not undo what the new holder recorded.
+
+/// Sent: the bodies (which hold single-use links) are not kept.
+pub async fn mark_sent(
+    store: &Store,
+    id: i64,
+    lease_token: &str,
+    now: Millis,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update outbox set status = 'sent', sent_at = $3, lease_until = null, lease_token = null, \
+         last_error = null, body_text = '', body_html = '' \
+         where id = $1 and status = 'sending' and lease_token = $2",
     )
     .bind(id)
+    .bind(lease_token)
+    .bind(now)
+    .execute(&store.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_retry(
+    store: &Store,
+    id: i64,
+    lease_token: &str,
+    next_attempt_at: Millis,
+    error: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update outbox set status = 'pending', next_attempt_at = $3, lease_until = null, lease_token = null, \
+         last_error = $4 where id = $1 and status = 'sending' and lease_token = $2",
+    )
+    .bind(id)
+    .bind(lease_token)
+    .bind(next_attempt_at)
     .bind(error)
     .execute(&store.pool)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_failed(
+    store: &Store,
+    id: i64,
+    lease_token: &str,
+    error: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update outbox set status = 'failed', lease_until = null, lease_token = null, last_error = $3, \
+         body_text = '', body_html = '' where id = $1 and status = 'sending' and lease_token = $2",
+    )
+    .bind(id)
+    .bind(lease_token)
+    .bind(error)
+    .execute(&store.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// How many rows are in one state (the tests watch the worker with it).
