@@ -76,7 +76,7 @@ start_postgres() {
   else
     run=(sh -c)
   fi
-  "${run[@]}" "'$bin/initdb' -D '$PG_DIR/data' -U postgres -A trust --no-sync >/dev/null"
+  "${run[@]}" "'$bin/initdb' -D '$PG_DIR/data' -U postgres -A trust --no-sync --encoding=UTF8 --locale=C.UTF-8 >/dev/null"
   "${run[@]}" "'$bin/pg_ctl' -D '$PG_DIR/data' -l '$PG_DIR/log' -w -o \"-c listen_addresses=127.0.0.1 -p $port -k '$PG_DIR' -c fsync=off -c max_connections=300\" start >/dev/null"
   export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
   say "PostgreSQL running on 127.0.0.1:$port"

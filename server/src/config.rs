@@ -217,7 +217,11 @@ mod tests {
     fn invitation_quotas_have_defaults_and_refuse_nonsense() {
         let q = config(&[]).unwrap().invite_quota;
         assert_eq!(
-            (q.resend_cooldown_secs, q.per_address_per_day, q.per_seat_per_hour),
+            (
+                q.resend_cooldown_secs,
+                q.per_address_per_day,
+                q.per_seat_per_hour
+            ),
             (60, 5, 2)
         );
         assert_eq!(q.org_per_hour(5), InviteQuota::ORG_HOURLY_FLOOR);

@@ -727,6 +727,8 @@ on_both!(
             "a disabled Admin is not eligible"
         );
         app.act(&owner, "bob@example.com", "activate").await;
+        // Revoke ended Bob's session: he signs in again.
+        let admin = app.sign_in("bob@example.com", PASSWORD).await.session();
         assert_eq!(role_of(&app, OWNER).await.0, "owner");
 
         assert_eq!(

@@ -39,14 +39,12 @@ async fn routers_built_while_pages_render_never_stall_a_page() {
                 let mut rendered = 0;
                 while Instant::now() < until {
                     for path in ["/", "/profile", "/team"] {
-                        let page = tokio::time::timeout(
-                            STUCK,
-                            app.get(path).session(&session).send(),
-                        )
-                        .await
-                        .unwrap_or_else(|_| {
-                            panic!("{path} stalled while another router was being built")
-                        });
+                        let page =
+                            tokio::time::timeout(STUCK, app.get(path).session(&session).send())
+                                .await
+                                .unwrap_or_else(|_| {
+                                    panic!("{path} stalled while another router was being built")
+                                });
                         assert_eq!(page.status, 200, "{path}: {}", page.body);
                         rendered += 1;
                     }

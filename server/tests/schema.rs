@@ -177,7 +177,10 @@ async fn sqlite_and_postgres_migrations_make_the_same_schema() {
     sqlite.migrate().await.unwrap();
     let postgres = Store::connect(&postgres_url).await.unwrap();
     postgres.migrate().await.unwrap();
-    let (lite, pg) = (sqlite_schema(&sqlite).await, postgres_schema(&postgres).await);
+    let (lite, pg) = (
+        sqlite_schema(&sqlite).await,
+        postgres_schema(&postgres).await,
+    );
     assert!(lite.len() >= 14, "{:?}", lite.keys());
     assert_eq!(
         lite.keys().collect::<Vec<_>>(),
@@ -185,6 +188,9 @@ async fn sqlite_and_postgres_migrations_make_the_same_schema() {
         "tables"
     );
     for (name, table) in &lite {
-        assert_eq!(table, &pg[name], "table {name}: SQLite (left) and PostgreSQL (right)");
+        assert_eq!(
+            table, &pg[name],
+            "table {name}: SQLite (left) and PostgreSQL (right)"
+        );
     }
 }

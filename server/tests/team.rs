@@ -70,7 +70,7 @@ on_both!(an_invitation_is_emailed_and_listed_as_pending, |db| {
     assert_eq!(d["org_name"], "Analytical Engines");
     assert_eq!(d["inviter"], "Ada Lovelace");
     assert_eq!(d["email"], "grace@example.com");
-    assert_eq!(d["has_account"], false);
+    assert_eq!(d["signed_in"], false);
 });
 
 on_both!(a_new_person_registers_verifies_and_becomes_active, |db| {
@@ -520,6 +520,9 @@ on_both!(member_actions_follow_the_rules, |db| {
         app.act(&admin, "m@example.com", "activate").await.error(),
         None
     );
+    // Active again, but Revoke ended the old session: they sign in afresh.
+    assert_eq!(app.me(&member).await, Value::Null);
+    let member = app.sign_in("m@example.com", PASSWORD).await.session();
     assert_eq!(app.me(&member).await["role"], "Member");
     // Remove: access ends, the seat is freed, the data is kept, and they can come back.
     assert_eq!(

@@ -597,9 +597,17 @@ mod tests {
         for action in MemberAction::ALL {
             for status in [Status::Active, Status::Disabled] {
                 for actor in Role::BUILT_IN {
-                    assert!(!may_act(&access(actor), aimed_at(&access(actor), false, Role::Owner, status), action));
+                    assert!(!may_act(
+                        &access(actor),
+                        aimed_at(&access(actor), false, Role::Owner, status),
+                        action
+                    ));
                     for target in Role::BUILT_IN {
-                        assert!(!may_act(&access(actor), aimed_at(&access(actor), true, target, status), action));
+                        assert!(!may_act(
+                            &access(actor),
+                            aimed_at(&access(actor), true, target, status),
+                            action
+                        ));
                     }
                 }
             }
@@ -611,10 +619,22 @@ mod tests {
         for action in MemberAction::ALL {
             for status in Status::ALL {
                 for target in Role::BUILT_IN.into_iter().chain([Role::Custom(3)]) {
-                    assert!(!may_act(&access(Role::Member), aimed_at(&access(Role::Member), false, target, status), action));
-                    assert!(!may_act(&access(Role::Visitor), aimed_at(&access(Role::Visitor), false, target, status), action));
+                    assert!(!may_act(
+                        &access(Role::Member),
+                        aimed_at(&access(Role::Member), false, target, status),
+                        action
+                    ));
+                    assert!(!may_act(
+                        &access(Role::Visitor),
+                        aimed_at(&access(Role::Visitor), false, target, status),
+                        action
+                    ));
                 }
-                assert!(!may_act(&access(Role::Admin), aimed_at(&access(Role::Admin), false, Role::Admin, status), action));
+                assert!(!may_act(
+                    &access(Role::Admin),
+                    aimed_at(&access(Role::Admin), false, Role::Admin, status),
+                    action
+                ));
             }
         }
     }
@@ -622,10 +642,20 @@ mod tests {
     #[test]
     fn state_rules_follow_the_product_docs() {
         use MemberAction::*;
-        let owner =
-            |target, status, action| may_act(&access(Role::Owner), aimed_at(&access(Role::Owner), false, target, status), action);
-        let admin =
-            |target, status, action| may_act(&access(Role::Admin), aimed_at(&access(Role::Admin), false, target, status), action);
+        let owner = |target, status, action| {
+            may_act(
+                &access(Role::Owner),
+                aimed_at(&access(Role::Owner), false, target, status),
+                action,
+            )
+        };
+        let admin = |target, status, action| {
+            may_act(
+                &access(Role::Admin),
+                aimed_at(&access(Role::Admin), false, target, status),
+                action,
+            )
+        };
         assert!(owner(Role::Member, Status::Active, Promote));
         assert!(!owner(Role::Member, Status::Disabled, Promote));
         assert!(!owner(Role::Admin, Status::Active, Promote));
@@ -659,13 +689,37 @@ mod tests {
         };
         let (editor, full) = (with(Level::Edit), with(Level::Full));
         let active = Status::Active;
-        assert!(may_act(&editor, aimed_at(&editor, false, Role::Member, active), MemberAction::Edit));
-        assert!(!may_act(&editor, aimed_at(&editor, false, Role::Member, active), MemberAction::Revoke));
-        assert!(may_act(&full, aimed_at(&full, false, Role::Member, active), MemberAction::Revoke));
-        assert!(may_act(&full, aimed_at(&full, false, Role::Custom(9), active), MemberAction::Remove));
-        assert!(!may_act(&full, aimed_at(&full, false, Role::Member, active), MemberAction::Promote));
+        assert!(may_act(
+            &editor,
+            aimed_at(&editor, false, Role::Member, active),
+            MemberAction::Edit
+        ));
+        assert!(!may_act(
+            &editor,
+            aimed_at(&editor, false, Role::Member, active),
+            MemberAction::Revoke
+        ));
+        assert!(may_act(
+            &full,
+            aimed_at(&full, false, Role::Member, active),
+            MemberAction::Revoke
+        ));
+        assert!(may_act(
+            &full,
+            aimed_at(&full, false, Role::Custom(9), active),
+            MemberAction::Remove
+        ));
+        assert!(!may_act(
+            &full,
+            aimed_at(&full, false, Role::Member, active),
+            MemberAction::Promote
+        ));
         for action in MemberAction::ALL {
-            assert!(!may_act(&full, aimed_at(&full, false, Role::Admin, active), action));
+            assert!(!may_act(
+                &full,
+                aimed_at(&full, false, Role::Admin, active),
+                action
+            ));
         }
     }
 

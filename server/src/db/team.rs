@@ -70,6 +70,44 @@ fn sort_expr(key: SortKey, backend: Backend) -> &'static str {
     }
 }
 
+/// The search as a pattern for `search_filter`: on PostgreSQL `%text%` for LIKE over lower-cased
+/// text; on SQLite, whose `lower()` and LIKE fold ASCII only, a GLOB with each letter as a class
+/// of its cases (`[éÉ]`), so "é" finds "É" there too. Pattern characters are taken literally.
+fn search_pattern(backend: Backend, search: &str) -> String {
+    match backend {
+        Backend::Postgres => like_pattern(search),
+        Backend::Sqlite => glob_pattern(search),
+    }
+}
+
+fn glob_pattern(search: &str) -> String {
+    let mut p = String::from("*");
+    for c in search.trim().chars() {
+        let (lower, upper): (Vec<char>, Vec<char>) =
+            (c.to_lowercase().collect(), c.to_uppercase().collect());
+        let mut cases: Vec<char> = vec![c];
+        for v in [lower, upper] {
+            // A case that is several characters (ß → SS) cannot stand in for one.
+            if let [one] = v[..]
+                && !cases.contains(&one)
+            {
+                cases.push(one);
+            }
+        }
+        if cases.len() == 1 && !matches!(c, '*' | '?' | '[' | ']') {
+            p.push(c);
+        } else {
+            p.push('[');
+            // In a class, `]` is literal only first; the others are literal anywhere in it.
+            cases.sort_by_key(|&x| x != ']');
+            p.extend(cases);
+            p.push(']');
+        }
+    }
+    p.push('*');
+    p
+}
+
 /// `%text%` for LIKE, with the pattern characters in the text taken literally.
 fn like_pattern(search: &str) -> String {
     let mut p = String::from("%");
@@ -98,6 +136,17 @@ const TEAM_ROWS: &str = "with t as ( \
 const TEAM_FILTER: &str = "where ($3 = '%%' or lower(t.first_name || ' ' || t.last_name) like $3 escape '\\' \
         or t.email like $3 escape '\\') \
     and ($4 = '' or t.role = $4) and ($6 = 0 or t.role_id = $6) and ($5 = '' or t.status = $5) ";
+
+const TEAM_FILTER_SQLITE: &str = "where ($3 = '**' or (t.first_name || ' ' || t.last_name) glob $3 \
+        or t.email glob $3) \
+    and ($4 = '' or t.role = $4) and ($6 = 0 or t.role_id = $6) and ($5 = '' or t.status = $5) ";
+
+fn team_filter(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => TEAM_FILTER,
+        Backend::Sqlite => TEAM_FILTER_SQLITE,
+    }
+}
 
 /// How many rows match without a search: counted from the two tables' indexes alone.
 const TEAM_COUNT_UNSEARCHED: &str = "select \
@@ -135,8 +184,9 @@ pub async fn list(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let sql = format!("{TEAM_ROWS} select t.* from t {TEAM_FILTER} {order} limit $7 offset $8");
-    let pattern = like_pattern(&q.search);
+    let filter = team_filter(backend);
+    let sql = format!("{TEAM_ROWS} select t.* from t {filter} {order} limit $7 offset $8");
+    let pattern = search_pattern(backend, &q.search);
     let (role, role_id) = q.role.map(Role::stored).unwrap_or(("", None));
     let role_id = role_id.unwrap_or(0);
     let status = q.status.map(Status::as_str).unwrap_or("");
@@ -191,7 +241,7 @@ pub async fn list(
             .fetch_one(conn)
             .await?
     } else {
-        let sql = format!("{TEAM_ROWS} select count(*) from t {TEAM_FILTER}");
+        let sql = format!("{TEAM_ROWS} select count(*) from t {filter}");
         sqlx::query_scalar(&sql)
             .bind(org_id)
             .bind(now)
@@ -540,7 +590,11 @@ pub async fn record_invitation_email(
 }
 
 /// Invitation emails sent to `email` (by any organization) since `since`.
-pub async fn invitation_emails_to(conn: &mut Conn, email: &str, since: Millis) -> sqlx::Result<i64> {
+pub async fn invitation_emails_to(
+    conn: &mut Conn,
+    email: &str,
+    since: Millis,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from invitation_emails where email = $1 and sent_at > $2")
         .bind(email)
         .bind(since)
@@ -549,7 +603,11 @@ pub async fn invitation_emails_to(conn: &mut Conn, email: &str, since: Millis) -
 }
 
 /// Invitation emails the organization sent since `since`.
-pub async fn invitation_emails_from(conn: &mut Conn, org_id: i64, since: Millis) -> sqlx::Result<i64> {
+pub async fn invitation_emails_from(
+    conn: &mut Conn,
+    org_id: i64,
+    since: Millis,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from invitation_emails where org_id = $1 and sent_at > $2")
         .bind(org_id)
         .bind(since)
@@ -570,4 +628,18 @@ pub async fn accept(conn: &mut Conn, id: i64, user_id: i64, now: Millis) -> sqlx
     .await?;
     retire_links(conn, id).await?;
     Ok(done.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_pattern;
+
+    #[test]
+    fn glob_patterns_match_every_case_and_take_pattern_characters_literally() {
+        assert_eq!(glob_pattern(""), "**");
+        assert_eq!(glob_pattern(" é "), "*[éÉ]*");
+        assert_eq!(glob_pattern("Ab1"), "*[Aa][bB]1*");
+        assert_eq!(glob_pattern("a*?[]"), "*[aA][*][?][[][]]*");
+        assert_eq!(glob_pattern("ß"), "*ß*");
+    }
 }

@@ -186,7 +186,11 @@ impl AccountService {
         Ok(())
     }
 
-    pub(crate) async fn first_name(&self, conn: &mut Conn, user_id: i64) -> Result<String, AppError> {
+    pub(crate) async fn first_name(
+        &self,
+        conn: &mut Conn,
+        user_id: i64,
+    ) -> Result<String, AppError> {
         sqlx::query_scalar("select first_name from users where id = $1")
             .bind(user_id)
             .fetch_one(conn)
@@ -286,22 +290,29 @@ impl AccountService {
         locked: &str,
     ) -> Result<Verified, AppError> {
         let reserved = self.reserve(email, client, locked).await?;
-        let checked = match stored {
-            Some(stored) => self.hasher.verify(stored, password).await,
-            // Unknown addresses cost and count the same, so neither answers nor timing tell.
-            None => self
-                .hasher
-                .verify_dummy(password)
-                .await
-                .map(|()| Verified::No),
-        };
-        let outcome = match &checked {
-            Ok(Verified::No) => Outcome::Wrong,
-            Ok(_) => Outcome::Right,
-            Err(_) => Outcome::Unchecked,
-        };
-        self.settle(reserved, outcome).await?;
-        checked.map_err(hashing("verify password"))
+        // Checked and settled in a task of its own: a request dropped mid-check (the client
+        // went away) must not leave its attempt counted and unsettled.
+        let (this, stored, password) =
+            (self.clone(), stored.map(str::to_owned), password.to_owned());
+        let settled = tokio::spawn(async move {
+            let checked = match stored {
+                Some(stored) => this.hasher.verify(&stored, &password).await,
+                // Unknown addresses cost and count the same, so neither answers nor timing tell.
+                None => this
+                    .hasher
+                    .verify_dummy(&password)
+                    .await
+                    .map(|()| Verified::No),
+            };
+            let outcome = match &checked {
+                Ok(Verified::No) => Outcome::Wrong,
+                Ok(_) => Outcome::Right,
+                Err(_) => Outcome::Unchecked,
+            };
+            this.settle(reserved, outcome).await?;
+            checked.map_err(hashing("verify password"))
+        });
+        settled.await.or_internal("check password")?
     }
 
     /// Counts one attempt for the account, and for the client address when there is one, in

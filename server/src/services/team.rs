@@ -278,9 +278,15 @@ impl TeamService {
         emailed: bool,
     ) -> Result<String, AppError> {
         let secret = token::generate();
-        team::add_link(conn, invitation_id, &token::hash(&secret), emailed, self.now())
-            .await
-            .or_internal("store invitation link")?;
+        team::add_link(
+            conn,
+            invitation_id,
+            &token::hash(&secret),
+            emailed,
+            self.now(),
+        )
+        .await
+        .or_internal("store invitation link")?;
         Ok(self
             .accounts
             .config
@@ -316,7 +322,7 @@ impl TeamService {
             )
         } else {
             format!(
-                "{email} has received {per_day} invitations in the last 24 hours, as many as Roster sends to one address. Try again tomorrow."
+                "{email} cannot be sent more invitations today: Roster sends at most {per_day} a day to one address. Try again tomorrow."
             )
         })
     }
@@ -534,6 +540,10 @@ impl TeamService {
         {
             return Err(AppError::Refused(LINK_DEAD.into()));
         }
+        // A member coming back starts with no session left over from before.
+        sessions::delete_in_org(conn, user_id, inv.org_id)
+            .await
+            .or_internal("end old sessions")?;
         team::join(conn, inv.org_id, user_id, inv.role, now)
             .await
             .or_internal("join organization")?;
@@ -877,8 +887,12 @@ impl Team for TeamService {
             MemberAction::Edit => unreachable!("refused above"),
         };
         done.or_internal("change member")?;
-        if matches!(action, MemberAction::Revoke | MemberAction::Remove) {
-            // Signed out of this organization now, so a later Activate revives no old cookie.
+        if matches!(
+            action,
+            MemberAction::Revoke | MemberAction::Remove | MemberAction::Activate
+        ) {
+            // Signed out of this organization now, so a later Activate revives no old cookie
+            // (nor one a sign-in racing the Revoke created).
             sessions::delete_in_org(&mut tx, user_id, org)
                 .await
                 .or_internal("end sessions")?;
