@@ -696,7 +696,7 @@ on_both!(
     |db| {
         let app = TestApp::new(db).await;
         let owner = app.member(OWNER).await;
-        let admin = app.joined(&owner, "bob@example.com", "admin").await;
+        app.joined(&owner, "bob@example.com", "admin").await;
         app.joined(&owner, "m@example.com", "member").await;
         let transfer = |session: String, to: &'static str, confirm: &'static str| {
             let app = &app;
