@@ -37,6 +37,24 @@ fn lead_grid() -> Grid {
     grid
 }
 
+/// "Edit" on a member: first name, last name, mobile and role.
+async fn edit_member(app: &TestApp, session: &str, user_id: &str, fields: [&str; 4]) -> Reply {
+    let [first, last, mobile, role] = fields;
+    app.post(
+        "edit_member",
+        &[
+            ("user_id", user_id),
+            ("first_name", first),
+            ("last_name", last),
+            ("mobile", mobile),
+            ("role", role),
+        ],
+    )
+    .session(session)
+    .send()
+    .await
+}
+
 fn denied(r: &Reply) -> bool {
     r.app_error() == Some(AppError::Forbidden)
 }
@@ -298,20 +316,7 @@ on_both!(managers_act_only_on_members_they_outrank, |db| {
             );
         }
         let id = app.user_id("cfo@example.com").await.to_string();
-        let r = app
-            .post(
-                "edit_member",
-                &[
-                    ("user_id", id.as_str()),
-                    ("first_name", "Chief"),
-                    ("last_name", "Officer"),
-                    ("mobile", ""),
-                    ("role", "member"),
-                ],
-            )
-            .session(manager)
-            .send()
-            .await;
+        let r = edit_member(&app, &manager, &id, ["Chief", "Officer", "", "member"]).await;
         assert!(denied(&r));
     }
     // Nor does the Team page offer them any button on that row.
@@ -423,20 +428,13 @@ on_both!(
             .await;
         assert_eq!(r.error(), None);
         let id = app.user_id("grace@example.com").await.to_string();
-        let r = app
-            .post(
-                "edit_member",
-                &[
-                    ("user_id", id.as_str()),
-                    ("first_name", "Mallory"),
-                    ("last_name", "Impostor"),
-                    ("mobile", "+44 20 7946 0958"),
-                    ("role", "member"),
-                ],
-            )
-            .session(&owner)
-            .send()
-            .await;
+        let r = edit_member(
+            &app,
+            &owner,
+            &id,
+            ["Mallory", "Impostor", "+44 20 7946 0958", "member"],
+        )
+        .await;
         assert_eq!(r.error(), None);
         let name_in = |team: serde_json::Value| {
             let row = team["rows"]
@@ -679,20 +677,7 @@ on_both!(search_folds_unicode_case, |db| {
     let owner = app.member(OWNER).await;
     app.joined(&owner, "emile@example.com", "member").await;
     let id = app.user_id("emile@example.com").await.to_string();
-    let r = app
-        .post(
-            "edit_member",
-            &[
-                ("user_id", id.as_str()),
-                ("first_name", "Émile"),
-                ("last_name", "Ørsted"),
-                ("mobile", ""),
-                ("role", "member"),
-            ],
-        )
-        .session(&owner)
-        .send()
-        .await;
+    let r = edit_member(&app, &owner, &id, ["Émile", "Ørsted", "", "member"]).await;
     assert_eq!(r.error(), None);
     for search in ["émile", "ÉMILE", "Émile", "ørsted", "ØRSTED", "e ø"] {
         let found = app.team_emails(&owner, &[("search", search)]).await;
