@@ -316,7 +316,7 @@ on_both!(managers_act_only_on_members_they_outrank, |db| {
             );
         }
         let id = app.user_id("cfo@example.com").await.to_string();
-        let r = edit_member(&app, &manager, &id, ["Chief", "Officer", "", "member"]).await;
+        let r = edit_member(&app, manager, &id, ["Chief", "Officer", "", "member"]).await;
         assert!(denied(&r));
     }
     // Nor does the Team page offer them any button on that row.
