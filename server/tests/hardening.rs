@@ -3,27 +3,16 @@
 
 mod common;
 
-use app::authz::default_regions;
-use app::authz::{Access, BuiltIn, CustomGrants, Feature, Grant, Grid, Level, Template};
+use app::authz::{Access, BuiltIn, Feature, Grant, Grid, Level, Template};
 use app::error::{AppError, PERMISSION_DENIED};
 use common::*;
 use serde_json::json;
 
 const OWNER: &str = "ada@example.com";
 
-/// Creates a custom role with the same grid in every region; returns its key (`custom-N`).
+/// A custom role with the same grid in every region; returns its key (`custom-N`).
 async fn custom_role(app: &TestApp, session: &str, name: &str, grid: Grid) -> String {
-    let grants = CustomGrants::uniform(grid, &default_regions());
-    let r = app
-        .post_json(
-            "save_role",
-            json!({ "draft": { "id": null, "name": name, "description": "", "grants": grants } }),
-        )
-        .session(session)
-        .send()
-        .await;
-    assert_eq!(r.error(), None, "{}", r.body);
-    format!("custom-{}", r.json().as_i64().unwrap())
+    format!("custom-{}", app.custom_role(session, name, grid).await)
 }
 
 /// A team lead: everything a Member holds, and full Team Management.
@@ -53,10 +42,6 @@ async fn edit_member(app: &TestApp, session: &str, user_id: &str, fields: [&str;
     .session(session)
     .send()
     .await
-}
-
-fn denied(r: &Reply) -> bool {
-    r.app_error() == Some(AppError::Forbidden)
 }
 
 async fn copy_link(app: &TestApp, session: &str, email: &str) -> Reply {
@@ -170,13 +155,7 @@ on_both!(a_copied_link_never_verifies_an_address, |db| {
     let copied = token_of(&copy_link(&app, &mallory, "victim@example.com").await);
     let emails_before = app.emails_to("victim@example.com").await.len();
     // "Sign in to accept" through the copied link joins, but signs nobody in...
-    let r = app
-        .post(
-            "sign_in_and_accept",
-            &[("token", &copied), ("password", PASSWORD)],
-        )
-        .send()
-        .await;
+    let r = app.sign_in_to_accept(&copied, PASSWORD).await;
     assert_eq!(r.error(), None);
     assert_eq!(r.json(), json!("VerifyEmail"));
     assert_eq!(r.set_cookie(), None);
@@ -206,13 +185,7 @@ on_both!(the_emailed_link_verifies_an_unverified_account, |db| {
     app.sign_up("bob@example.com").await;
     app.invite(&owner, "bob@example.com", "member").await;
     let emailed = app.last_token("bob@example.com", "invitation").await;
-    let r = app
-        .post(
-            "sign_in_and_accept",
-            &[("token", &emailed), ("password", PASSWORD)],
-        )
-        .send()
-        .await;
+    let r = app.sign_in_to_accept(&emailed, PASSWORD).await;
     assert_eq!(r.error(), None);
     assert_eq!(r.json(), json!("SignedIn"));
     assert!(is_verified(&app, "bob@example.com").await);

@@ -14,47 +14,12 @@ use serde_json::json;
 
 const OWNER: &str = "ada@example.com";
 
-/// Creates or changes a custom role as `session`.
-async fn save_role(
-    app: &TestApp,
-    session: &str,
-    id: Option<i64>,
-    name: &str,
-    grants: &CustomGrants,
-) -> Reply {
-    app.post_json(
-        "save_role",
-        json!({ "draft": { "id": id, "name": name, "description": "", "grants": grants } }),
-    )
-    .session(session)
-    .send()
-    .await
-}
-
-/// A custom role with the same grid everywhere; returns its id.
-async fn role(app: &TestApp, session: &str, name: &str, grid: Grid) -> i64 {
-    let r = save_role(
-        app,
-        session,
-        None,
-        name,
-        &CustomGrants::uniform(grid, &default_regions()),
-    )
-    .await;
-    assert_eq!(r.error(), None, "{}", r.body);
-    r.json().as_i64().unwrap()
-}
-
 fn grid(cells: &[(Feature, Level, bool)]) -> Grid {
     let mut g = Grid::default();
     for (f, l, d) in cells {
         g.set(*f, Grant::new(*l, *d));
     }
     g
-}
-
-fn denied(r: &Reply) -> bool {
-    r.app_error() == Some(AppError::Forbidden)
 }
 
 async fn audit_detail(app: &TestApp, action: &str) -> serde_json::Value {
@@ -145,8 +110,12 @@ on_both!(
         let app = TestApp::new(db).await;
         let owner = app.member(OWNER).await;
         let regions = default_regions();
-        let finance = role(&app, &owner, "Finance", Template::Finance.grid()).await;
-        let developer = role(&app, &owner, "Developer", Template::Developer.grid()).await;
+        let finance = app
+            .custom_role(&owner, "Finance", Template::Finance.grid())
+            .await;
+        let developer = app
+            .custom_role(&owner, "Developer", Template::Developer.grid())
+            .await;
         let mut actors = vec![(owner.clone(), Access::BuiltIn(BuiltIn::Owner))];
         for (email, key, access) in [
             (
@@ -222,7 +191,9 @@ on_both!(
     |db| {
         let app = TestApp::new(db).await;
         let owner = app.member(OWNER).await;
-        let finance = role(&app, &owner, "Finance", Template::Finance.grid()).await;
+        let finance = app
+            .custom_role(&owner, "Finance", Template::Finance.grid())
+            .await;
         let fiona = app
             .joined(&owner, "fiona@example.com", &format!("custom-{finance}"))
             .await;
@@ -250,7 +221,9 @@ on_both!(
 on_both!(a_role_change_takes_effect_on_the_very_next_request, |db| {
     let app = TestApp::new(db).await;
     let owner = app.member(OWNER).await;
-    let finance = role(&app, &owner, "Finance", Template::Finance.grid()).await;
+    let finance = app
+        .custom_role(&owner, "Finance", Template::Finance.grid())
+        .await;
     let fiona = app
         .joined(&owner, "fiona@example.com", &format!("custom-{finance}"))
         .await;
@@ -261,17 +234,17 @@ on_both!(a_role_change_takes_effect_on_the_very_next_request, |db| {
     };
     assert_eq!(billing(fiona.clone()).await.error(), None);
     // The Owner takes Billing away from the role: Fiona's next request is refused.
-    let r = save_role(
-        &app,
-        &owner,
-        Some(finance),
-        "Finance",
-        &CustomGrants::uniform(
-            grid(&[(Feature::UsageReports, Level::View, true)]),
-            &default_regions(),
-        ),
-    )
-    .await;
+    let r = app
+        .save_role(
+            &owner,
+            Some(finance),
+            "Finance",
+            &CustomGrants::uniform(
+                grid(&[(Feature::UsageReports, Level::View, true)]),
+                &default_regions(),
+            ),
+        )
+        .await;
     assert_eq!(r.error(), None);
     assert!(denied(&billing(fiona.clone()).await));
     // Demoting an Admin ends their team management at once.
@@ -365,15 +338,18 @@ on_both!(
         // An Admin may not create, give, change or delete a role granting Billing Full.
         let finance = CustomGrants::uniform(Template::Finance.grid(), &default_regions());
         assert!(denied(
-            &save_role(&app, &admin, None, "Finance", &finance).await
+            &app.save_role(&admin, None, "Finance", &finance).await
         ));
-        let id = role(&app, &owner, "Finance", Template::Finance.grid()).await;
+        let id = app
+            .custom_role(&owner, "Finance", Template::Finance.grid())
+            .await;
         assert!(denied(
             &app.invite(&admin, "f@example.com", &format!("custom-{id}"))
                 .await
         ));
         assert!(denied(
-            &save_role(&app, &admin, Some(id), "Finance", &CustomGrants::default()).await
+            &app.save_role(&admin, Some(id), "Finance", &CustomGrants::default())
+                .await
         ));
         let r = app
             .post(
@@ -397,14 +373,16 @@ on_both!(escalation_a_custom_role_never_grants_itself_more, |db| {
         (Feature::Billing, Level::View, false),
         (Feature::Documentation, Level::Edit, false),
     ]);
-    let lead = role(&app, &owner, "Team Lead", lead_grid).await;
-    let finance = role(&app, &owner, "Finance", Template::Finance.grid()).await;
+    let lead = app.custom_role(&owner, "Team Lead", lead_grid).await;
+    let finance = app
+        .custom_role(&owner, "Finance", Template::Finance.grid())
+        .await;
     let tl = app
         .joined(&owner, "lead@example.com", &format!("custom-{lead}"))
         .await;
     app.joined(&owner, "m@example.com", "member").await;
     let smaller = grid(&[(Feature::Documentation, Level::View, false)]);
-    let reader = role(&app, &owner, "Reader", smaller).await;
+    let reader = app.custom_role(&owner, "Reader", smaller).await;
     app.joined(&owner, "r@example.com", &format!("custom-{reader}"))
         .await;
     let regions = default_regions();
@@ -412,26 +390,20 @@ on_both!(escalation_a_custom_role_never_grants_itself_more, |db| {
     let mut more = lead_grid;
     more.set(Feature::Billing, Grant::new(Level::Full, true));
     for g in [lead_grid, more] {
-        let r = save_role(
-            &app,
-            &tl,
-            Some(lead),
-            "Team Lead",
-            &CustomGrants::uniform(g, &regions),
-        )
-        .await;
+        let r = app
+            .save_role(
+                &tl,
+                Some(lead),
+                "Team Lead",
+                &CustomGrants::uniform(g, &regions),
+            )
+            .await;
         assert!(denied(&r));
     }
     // A new role with more than it holds.
     assert!(denied(
-        &save_role(
-            &app,
-            &tl,
-            None,
-            "Bigger",
-            &CustomGrants::uniform(more, &regions)
-        )
-        .await
+        &app.save_role(&tl, None, "Bigger", &CustomGrants::uniform(more, &regions))
+            .await
     ));
     // Giving roles above its own: Admin, Finance.
     assert!(denied(&app.invite(&tl, "a@example.com", "admin").await));
@@ -443,14 +415,14 @@ on_both!(escalation_a_custom_role_never_grants_itself_more, |db| {
     // Nor acting on a Member, whose role gives views the lead does not hold.
     assert!(denied(&app.act(&tl, "m@example.com", "revoke").await));
     // Within its own grants it works.
-    let r = save_role(
-        &app,
-        &tl,
-        None,
-        "Viewer",
-        &CustomGrants::uniform(smaller, &regions),
-    )
-    .await;
+    let r = app
+        .save_role(
+            &tl,
+            None,
+            "Viewer",
+            &CustomGrants::uniform(smaller, &regions),
+        )
+        .await;
     assert_eq!(r.error(), None, "{}", r.body);
     let viewer = r.json().as_i64().unwrap();
     assert_eq!(
@@ -497,12 +469,14 @@ on_both!(
     |db| {
         let app = TestApp::new(db).await;
         let a = app.member(OWNER).await;
-        let a_role = role(&app, &a, "Finance", Template::Finance.grid()).await;
+        let a_role = app
+            .custom_role(&a, "Finance", Template::Finance.grid())
+            .await;
         app.joined(&a, "admin@example.com", "admin").await;
         let b = app.member("bob@example.com").await;
         let empty = CustomGrants::default();
         assert_eq!(
-            save_role(&app, &b, Some(a_role), "Mine", &empty)
+            app.save_role(&b, Some(a_role), "Mine", &empty)
                 .await
                 .app_error(),
             Some(AppError::NotFound)
@@ -551,14 +525,20 @@ on_both!(
         let app = TestApp::new(db).await;
         let owner = app.member(OWNER).await;
         let regions = default_regions();
-        let id = role(&app, &owner, "Finance", Template::Finance.grid()).await;
+        let id = app
+            .custom_role(&owner, "Finance", Template::Finance.grid())
+            .await;
         // Names: unique without regard to case, never a built-in one.
-        let r = save_role(&app, &owner, None, "FINANCE", &CustomGrants::default()).await;
+        let r = app
+            .save_role(&owner, None, "FINANCE", &CustomGrants::default())
+            .await;
         assert_eq!(
             r.app_error().unwrap().for_field("name").as_deref(),
             Some("A role named FINANCE already exists.")
         );
-        let r = save_role(&app, &owner, None, "Admin", &CustomGrants::default()).await;
+        let r = app
+            .save_role(&owner, None, "Admin", &CustomGrants::default())
+            .await;
         assert!(r.app_error().unwrap().for_field("name").is_some());
         // Per-region levels are stored as given.
         let mut grants = CustomGrants::uniform(Grid::default(), &regions);
@@ -572,7 +552,7 @@ on_both!(
             .get_mut("EU")
             .unwrap()
             .set(Feature::Documentation, Grant::new(Level::View, false));
-        let r = save_role(&app, &owner, Some(id), "Docs", &grants).await;
+        let r = app.save_role(&owner, Some(id), "Docs", &grants).await;
         assert_eq!(r.error(), None);
         let detail = audit_detail(&app, "role.updated").await;
         assert_eq!(detail["before"]["name"], "Finance");
@@ -644,7 +624,9 @@ on_both!(
     |db| {
         let app = TestApp::new(db).await;
         let owner = app.member(OWNER).await;
-        let id = role(&app, &owner, "Operator", Template::Operator.grid()).await;
+        let id = app
+            .custom_role(&owner, "Operator", Template::Operator.grid())
+            .await;
         let add = |code: &'static str| {
             let (app, owner) = (&app, owner.clone());
             async move {

@@ -322,24 +322,12 @@ on_both!(an_existing_account_signs_in_to_accept, |db| {
     let shown = details(&app, &token).await.json();
     assert_eq!(shown["signed_in"], false);
     assert!(shown.get("has_account").is_none(), "{shown}");
-    let wrong = app
-        .post(
-            "sign_in_and_accept",
-            &[("token", &token), ("password", "not his password")],
-        )
-        .send()
-        .await;
+    let wrong = app.sign_in_to_accept(&token, "not his password").await;
     assert_eq!(
         wrong.error().as_deref(),
         Some("The email address or password is incorrect.")
     );
-    let r = app
-        .post(
-            "sign_in_and_accept",
-            &[("token", &token), ("password", PASSWORD)],
-        )
-        .send()
-        .await;
+    let r = app.sign_in_to_accept(&token, PASSWORD).await;
     assert_eq!(r.error(), None);
     let bob = r.session();
     let me = app.me(&bob).await;
@@ -551,13 +539,7 @@ on_both!(member_actions_follow_the_rules, |db| {
         None
     );
     let token = app.last_token("m@example.com", "invitation").await;
-    let r = app
-        .post(
-            "sign_in_and_accept",
-            &[("token", &token), ("password", PASSWORD)],
-        )
-        .send()
-        .await;
+    let r = app.sign_in_to_accept(&token, PASSWORD).await;
     assert_eq!(r.error(), None);
     assert_eq!(app.me(&r.session()).await["role"], "Member");
     let actions = app.audit_actions().await;

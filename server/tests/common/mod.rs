@@ -2,6 +2,8 @@
 //! and helpers to call server functions and read the outbox.
 #![allow(dead_code)]
 
+use app::authz::{CustomGrants, Grid, default_regions};
+use app::error::AppError;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
@@ -330,8 +332,51 @@ impl TestApp {
     }
 }
 
+/// Whether the answer is the permission refusal.
+pub fn denied(r: &Reply) -> bool {
+    r.app_error() == Some(AppError::Forbidden)
+}
+
+/// Role helpers.
+impl TestApp {
+    /// Creates (`id` is `None`) or changes a custom role as `session`.
+    pub async fn save_role(
+        &self,
+        session: &str,
+        id: Option<i64>,
+        name: &str,
+        grants: &CustomGrants,
+    ) -> Reply {
+        self.post_json(
+            "save_role",
+            serde_json::json!({ "draft": { "id": id, "name": name, "description": "", "grants": grants } }),
+        )
+        .session(session)
+        .send()
+        .await
+    }
+
+    /// A custom role with the same grid in every region; returns its id.
+    pub async fn custom_role(&self, session: &str, name: &str, grid: Grid) -> i64 {
+        let grants = CustomGrants::uniform(grid, &default_regions());
+        let r = self.save_role(session, None, name, &grants).await;
+        assert_eq!(r.error(), None, "{}", r.body);
+        r.json().as_i64().unwrap()
+    }
+}
+
 /// Team helpers.
 impl TestApp {
+    /// "Sign in to accept" through the invitation link `token`.
+    pub async fn sign_in_to_accept(&self, token: &str, password: &str) -> Reply {
+        self.post(
+            "sign_in_and_accept",
+            &[("token", token), ("password", password)],
+        )
+        .send()
+        .await
+    }
+
     pub async fn invite(&self, session: &str, email: &str, role: &str) -> Reply {
         self.post(
             "invite_user",
