@@ -3,6 +3,7 @@
 //! from loading; before the routes were listed once per process, a page rendering at that
 //! moment waited forever (the intermittent hang of the HTTP tests).
 
+#[path = "integration/common/mod.rs"]
 mod common;
 use common::*;
 use leptos::prelude::LeptosOptions;

@@ -1,9 +1,8 @@
 //! Team invariants under concurrent requests, on both databases: the seat limit, single-use
 //! invitations, and one member changed by several admins at once.
 
-mod common;
+use crate::common::*;
 use app::error::AppError;
-use common::*;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 

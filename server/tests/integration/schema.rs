@@ -2,8 +2,7 @@
 //! describing one schema: the same tables, columns (and whether they may be null), primary
 //! keys, unique constraints, indexes, foreign keys and named check constraints.
 
-mod common;
-use common::*;
+use crate::common::*;
 use server::db::Store;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,9 +1,8 @@
 //! The team over HTTP: invitations, accepting, seats, member actions and their rules, the
 //! list's search/filter/sort/paging, and live updates. Every test runs on both databases.
 
-mod common;
+use crate::common::*;
 use app::error::PERMISSION_DENIED;
-use common::*;
 use serde_json::Value;
 
 const OWNER: &str = "ada@example.com";

@@ -1,7 +1,6 @@
 //! Store invariants under concurrent requests, on both databases.
 
-mod common;
-use common::*;
+use crate::common::*;
 use server::auth::token;
 use server::db::{outbox, throttle, tokens, users};
 use std::sync::Arc;

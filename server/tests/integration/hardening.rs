@@ -1,11 +1,9 @@
 //! Attacks on invitations, member actions and sessions, replayed over HTTP on SQLite and
 //! PostgreSQL; each ends refused, and the legitimate flow beside it still works.
 
-mod common;
-
+use crate::common::*;
 use app::authz::{Access, BuiltIn, Feature, Grant, Grid, Level, Template};
 use app::error::{AppError, PERMISSION_DENIED};
-use common::*;
 use serde_json::json;
 
 const OWNER: &str = "ada@example.com";

@@ -1,7 +1,6 @@
 //! Cross-site request refusal, cookie attributes, security headers and error hygiene.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 on_both!(cross_site_writes_are_refused, |db| {
     let app = TestApp::new(db).await;

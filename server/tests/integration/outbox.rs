@@ -2,8 +2,7 @@
 //! lost while SMTP is down or when a worker dies holding a lease, and nothing is sent twice when
 //! SMTP answers more slowly than the lease lasts.
 
-mod common;
-use common::*;
+use crate::common::*;
 use server::clock::{Clock, HOUR, SECOND};
 use server::config::MailTransport;
 use server::db::outbox;

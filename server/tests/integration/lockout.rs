@@ -1,8 +1,7 @@
 //! The sign-in lockout under concurrency: every attempt is counted before any argon2 work, so
 //! parallel guesses cannot pass the limit, and a full hashing queue refuses instead of waiting.
 
-mod common;
-use common::*;
+use crate::common::*;
 use server::clock::MINUTE;
 use std::sync::Arc;
 use tokio::sync::Barrier;

@@ -1,7 +1,6 @@
 //! The account journey through the real router: sign up, verify, sign in, terms, sign out.
 
-mod common;
-use common::*;
+use crate::common::*;
 use server::clock::{DAY, HOUR, MINUTE};
 
 on_both!(sign_up_verify_accept_terms_and_sign_out, |db| {

@@ -2,14 +2,12 @@
 //! enforced for every role, escalation attempts are refused, custom roles, regions,
 //! ownership transfer and the seat limit work and are audited.
 
-mod common;
-
+use crate::common::*;
 use app::authz::{
     Access, BuiltIn, CustomGrants, Feature, Grant, Grid, Level, Requirement, Template,
     default_regions,
 };
 use app::error::{AppError, PERMISSION_DENIED};
-use common::*;
 use serde_json::json;
 
 const OWNER: &str = "ada@example.com";

@@ -1,0 +1,16 @@
+//! The HTTP, store, race and outbox tests, run on SQLite and PostgreSQL. They are one test
+//! binary: each binary links the whole server, and one link instead of ten keeps the build
+//! small on disk and fast.
+
+mod common;
+
+mod account_journey;
+mod hardening;
+mod http_safety;
+mod lockout;
+mod outbox;
+mod roles;
+mod schema;
+mod store_races;
+mod team;
+mod team_races;
