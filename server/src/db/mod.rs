@@ -10,7 +10,7 @@ pub mod tokens;
 pub mod users;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor, Transaction};
+use sqlx::{AnyPool, Connection, Executor, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -85,9 +85,28 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self.backend {
-            Backend::Sqlite => SQLITE.run(&self.pool).await,
+            Backend::Sqlite => Self::migrate_sqlite(self.pool.acquire().await?.detach()).await,
             Backend::Postgres => POSTGRES.run(&self.pool).await,
         }
+    }
+
+    /// Rebuilding a table, SQLite's only way to change a column, needs foreign keys off, and
+    /// SQLite ignores that switch inside a transaction. So the migrations run on a connection
+    /// of their own (never returned to the pool) with the keys off, and every key is checked
+    /// after they ran.
+    async fn migrate_sqlite(mut conn: Conn) -> Result<(), sqlx::migrate::MigrateError> {
+        conn.execute("pragma foreign_keys = off").await?;
+        SQLITE.run_direct(&mut conn).await?;
+        let broken: i64 = sqlx::query_scalar("select count(*) from pragma_foreign_key_check")
+            .fetch_one(&mut conn)
+            .await?;
+        conn.close().await?;
+        if broken > 0 {
+            return Err(sqlx::migrate::MigrateError::Execute(sqlx::Error::Protocol(
+                format!("the migrations left {broken} rows whose foreign keys point nowhere"),
+            )));
+        }
+        Ok(())
     }
 
     /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),

@@ -660,3 +660,25 @@ on_both!(search_folds_unicode_case, |db| {
         assert!(found.is_empty(), "{search}: {found:?}");
     }
 });
+
+on_both!(deleted_ids_are_never_given_again, |db| {
+    let app = TestApp::new(db).await;
+    let owner = app.member(OWNER).await;
+    let first = app.custom_role(&owner, "Docs", lead_grid()).await;
+    let r = app
+        .post(
+            "delete_role",
+            &[("role_id", first.to_string().as_str()), ("move_to", "")],
+        )
+        .session(&owner)
+        .send()
+        .await;
+    assert_eq!(r.error(), None);
+    // The deleted role held the highest id; its successor must not inherit it, or a form
+    // still aimed at the deleted role would change the new one.
+    let second = app.custom_role(&owner, "Docs", lead_grid()).await;
+    assert!(
+        second > first,
+        "role id {first} was given again as {second}"
+    );
+});

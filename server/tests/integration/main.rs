@@ -2,6 +2,7 @@
 //! binary: each binary links the whole server, and one link instead of ten keeps the build
 //! small on disk and fast.
 
+#[macro_use]
 mod common;
 
 mod account_journey;
