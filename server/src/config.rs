@@ -28,6 +28,11 @@ pub struct Config {
     pub hash_workers: usize,
     pub terms_version: String,
     pub invite_quota: InviteQuota,
+    /// Password checks (sign-ins, "Sign in to accept") one client address may make per
+    /// minute, right or wrong (`PASSWORD_CHECKS_PER_CLIENT_PER_MINUTE`): each costs an argon2
+    /// hash, so someone signing in with their own password in a loop cannot fill the hashing
+    /// queue for everyone else.
+    pub password_checks_per_client_per_minute: u32,
 }
 
 /// How much invitation email Roster sends, so "Resend Invitation" in a loop cannot flood an
@@ -147,6 +152,8 @@ impl Config {
             per_address_per_day: whole("INVITES_PER_ADDRESS_PER_DAY", 5, 1_000)?,
             per_seat_per_hour: whole("INVITES_PER_SEAT_PER_HOUR", 2, 1_000)?,
         };
+        let password_checks_per_client_per_minute =
+            whole("PASSWORD_CHECKS_PER_CLIENT_PER_MINUTE", 60, 100_000)? as u32;
         Ok(Self {
             database_url,
             public_url,
@@ -156,6 +163,7 @@ impl Config {
             hash_workers,
             terms_version,
             invite_quota,
+            password_checks_per_client_per_minute,
         })
     }
 
@@ -225,6 +233,10 @@ mod tests {
             (60, 5, 2)
         );
         assert_eq!(q.org_per_hour(5), InviteQuota::ORG_HOURLY_FLOOR);
+        assert_eq!(
+            config(&[]).unwrap().password_checks_per_client_per_minute,
+            60
+        );
         assert_eq!(q.org_per_hour(100), 200);
         let err = config(&[("INVITES_PER_ADDRESS_PER_DAY", "0")])
             .unwrap_err()

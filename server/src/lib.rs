@@ -61,7 +61,9 @@ pub async fn build(
         .map_err(StartError::Events)?;
     let config = Arc::new(config);
     let wake = Arc::new(Notify::new());
-    let limits = Arc::new(services::Limits::default());
+    let limits = Arc::new(services::Limits::new(
+        config.password_checks_per_client_per_minute,
+    ));
     let housekeeping = housekeeping::Housekeeping {
         store: store.clone(),
         clock: clock.clone(),

@@ -279,8 +279,9 @@ impl AccountService {
 
     /// Compares `password` with the stored hash (with the dummy one when there is no account),
     /// counted against the account and the client address before any hashing: refused at once,
-    /// without hashing, while either is locked or has all its attempts counted. A correct
-    /// password forgets the account's failures.
+    /// without hashing, while either is locked or has all its attempts counted, or while the
+    /// client address has had its share of checks this minute. A correct password forgets the
+    /// account's failures.
     async fn verify_counted(
         &self,
         email: &str,
@@ -290,6 +291,11 @@ impl AccountService {
         locked: &str,
     ) -> Result<Verified, AppError> {
         let reserved = self.reserve(email, client, locked).await?;
+        // Right passwords are not failures, but each is a hash all the same.
+        if let Some(Err(busy)) = client.map(|ip| self.limits.password_check(ip)) {
+            self.settle(reserved, Outcome::Unchecked).await?;
+            return Err(busy);
+        }
         // Checked and settled in a task of its own: a request dropped mid-check (the client
         // went away) must not leave its attempt counted and unsettled.
         let (this, stored, password) =

@@ -353,3 +353,45 @@ on_both!(reservations_stop_at_the_threshold_and_a_lock_ends, |db| {
         "a lock ends and the count starts again"
     );
 });
+
+on_both!(right_passwords_in_a_loop_are_limited_per_client, |db| {
+    let app = TestApp::with(db, |c| c.password_checks_per_client_per_minute = 3).await;
+    app.verified_user("ada@example.com").await;
+    let sign_in = |ip: &'static str| {
+        app.post(
+            "sign_in",
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .from(ip)
+        .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(sign_in("198.51.100.7").await.error(), None);
+    }
+    // The fourth check this minute from that address costs no hash and says when to come back.
+    let before = app.roster.accounts.hasher.computations();
+    let limited = sign_in("198.51.100.7").await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(
+        limited.error().as_deref(),
+        Some("Too many sign-in attempts from your network. Try again in 1 minute.")
+    );
+    assert_eq!(app.roster.accounts.hasher.computations(), before);
+    // Nobody else is held up, and the account counts no failure.
+    assert_eq!(sign_in("203.0.113.9").await.error(), None);
+    for i in 1..LIMIT {
+        let r = app
+            .post(
+                "sign_in",
+                &[
+                    ("email", "ada@example.com"),
+                    ("password", "not the password"),
+                ],
+            )
+            .from(&format!("192.0.2.{i}"))
+            .send()
+            .await;
+        assert_eq!(r.error().as_deref(), Some(INCORRECT));
+    }
+    assert_eq!(sign_in("203.0.113.9").await.error(), None);
+});
