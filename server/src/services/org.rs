@@ -1,11 +1,9 @@
-//! The organization: custom roles, regions, ownership and the seat limit. Each change runs
-//! under the organization's lock (like team changes), re-reads the actor's role there,
+//! The organization: custom roles, regions, ownership and the seat limit. Each change is a
+//! `TeamChange`, like team changes (the actor's role re-read under the organization's lock),
 //! checks `app::authz`, and is audited with before and after.
 
 use super::OrInternal;
-use super::team::{
-    Manager, TeamService, before_after, current_access, own_membership, role_options,
-};
+use super::team::{Manager, TeamService, before_after, role_options};
 use crate::db::{self, Conn, roles, team};
 use app::authz::{
     Access, CustomGrants, Feature, Level, Region, can, region_code_error, valid_region_code,
@@ -150,8 +148,10 @@ impl Organization for OrgService {
         let desc = description("description", &draft.description);
         AppError::check([name.as_ref().err(), desc.as_ref().err()])?;
         let (name, desc) = (name?, desc?);
-        let (mut tx, _) = self.team.lock(actor.org_id).await?;
-        let me = current_access(&mut tx, actor, Feature::TeamManagement, Level::Full).await?;
+        let (mut change, me) = self
+            .team
+            .change_as_manager(actor, Feature::TeamManagement, Level::Full)
+            .await?;
         let grants = draft.grants.normalized(&me.regions);
         // Nobody grants more than they hold.
         if !me
@@ -169,14 +169,14 @@ impl Organization for OrgService {
         let after = role_json(name.as_str(), &desc, &grants);
         let (id, action, before) = match draft.id {
             Some(id) => {
-                let old = self.editable_role(&mut tx, actor, &me, id).await?;
+                let old = self.editable_role(&mut change, actor, &me, id).await?;
                 let before = role_json(&old.name, &old.description, &old.grants);
-                roles::update(&mut tx, id, input, now)
+                roles::update(&mut change, id, input, now)
                     .await
                     .map(|_| id)
                     .map(|id| (id, "role.updated", before))
             }
-            None => roles::insert(&mut tx, actor.org_id, input, now)
+            None => roles::insert(&mut change, actor.org_id, input, now)
                 .await
                 .map(|id| (id, "role.created", serde_json::Value::Null)),
         }
@@ -192,10 +192,8 @@ impl Organization for OrgService {
             }
         })?;
         let detail = before_after(before, after);
-        self.team
-            .audit(&mut tx, actor, action, name.as_str(), Some(&detail))
-            .await?;
-        self.team.finish(tx, actor.org_id, false).await?;
+        change.audit(action, name.as_str(), Some(&detail)).await?;
+        change.commit().await?;
         Ok(id)
     }
 
@@ -205,9 +203,11 @@ impl Organization for OrgService {
         role_id: i64,
         move_to: Option<Role>,
     ) -> Result<(), AppError> {
-        let (mut tx, _) = self.team.lock(actor.org_id).await?;
-        let me = current_access(&mut tx, actor, Feature::TeamManagement, Level::Full).await?;
-        let old = self.editable_role(&mut tx, actor, &me, role_id).await?;
+        let (mut change, me) = self
+            .team
+            .change_as_manager(actor, Feature::TeamManagement, Level::Full)
+            .await?;
+        let old = self.editable_role(&mut change, actor, &me, role_id).await?;
         let target = match move_to {
             _ if old.members == 0 => Role::Member,
             None => {
@@ -228,7 +228,7 @@ impl Organization for OrgService {
             Some(role) => role,
         };
         if old.members > 0 {
-            if !roles::exists(&mut tx, actor.org_id, target)
+            if !roles::exists(&mut change, actor.org_id, target)
                 .await
                 .or_internal("find role")?
             {
@@ -237,36 +237,36 @@ impl Organization for OrgService {
                     "That role no longer exists. Choose another one.",
                 ));
             }
-            let access = roles::access(&mut tx, target)
+            let access = roles::access(&mut change, target)
                 .await
                 .or_internal("read role")?;
             if !may_assign(&me.access, &access, &me.regions) {
                 return Err(AppError::Forbidden);
             }
         }
-        let moved = roles::holders(&mut tx, actor.org_id, role_id)
+        let moved = roles::holders(&mut change, actor.org_id, role_id)
             .await
             .or_internal("list role holders")?;
-        roles::delete_moving_to(&mut tx, actor.org_id, role_id, target)
+        roles::delete_moving_to(&mut change, actor.org_id, role_id, target)
             .await
             .or_internal("delete role")?;
         // Their role changed: each is told, as for any other role change.
-        let target_name = roles::name(&mut tx, actor.org_id, target)
+        let target_name = roles::name(&mut change, actor.org_id, target)
             .await
             .or_internal("read role name")?;
         for user_id in &moved {
             self.team
-                .email_role_change(&mut tx, actor, *user_id, &target_name)
+                .email_role_change(&mut change, actor, *user_id, &target_name)
                 .await?;
         }
         let detail = before_after(
             role_json(&old.name, &old.description, &old.grants),
             serde_json::json!({ "members": old.members, "moved_to": target.key() }),
         );
-        self.team
-            .audit(&mut tx, actor, "role.deleted", &old.name, Some(&detail))
+        change
+            .audit("role.deleted", &old.name, Some(&detail))
             .await?;
-        self.team.finish(tx, actor.org_id, !moved.is_empty()).await
+        change.commit().await
     }
 
     async fn add_region(&self, actor: &Actor, code: &str, name: &str) -> Result<(), AppError> {
@@ -279,9 +279,11 @@ impl Organization for OrgService {
         let name = region_name("region_name", name);
         AppError::check([code_check.as_ref().err(), name.as_ref().err()])?;
         let region = Region { code, name: name? };
-        let (mut tx, _) = self.team.lock(actor.org_id).await?;
-        current_access(&mut tx, actor, Feature::AccountSettings, Level::Full).await?;
-        if !roles::add_region(&mut tx, actor.org_id, &region, self.now())
+        let (mut change, _) = self
+            .team
+            .change_as_manager(actor, Feature::AccountSettings, Level::Full)
+            .await?;
+        if !roles::add_region(&mut change, actor.org_id, &region, self.now())
             .await
             .or_internal("add region")?
         {
@@ -294,10 +296,10 @@ impl Organization for OrgService {
             serde_json::Value::Null,
             serde_json::json!({ "code": region.code, "name": region.name }),
         );
-        self.team
-            .audit(&mut tx, actor, "region.added", &region.code, Some(&detail))
+        change
+            .audit("region.added", &region.code, Some(&detail))
             .await?;
-        self.team.finish(tx, actor.org_id, false).await
+        change.commit().await
     }
 
     async fn transfer_ownership(
@@ -306,14 +308,13 @@ impl Organization for OrgService {
         to_user_id: i64,
         confirm: &str,
     ) -> Result<(), AppError> {
-        let (mut tx, _) = self.team.lock(actor.org_id).await?;
         // Under the lock: the actor is still the Owner (a second transfer racing this one
         // finds they no longer are).
-        let me = own_membership(&mut tx, actor).await?;
+        let (mut change, me) = self.team.change_as_member(actor).await?;
         if me.role != Role::Owner {
             return Err(AppError::Forbidden);
         }
-        let org_name = roles::org_name(&mut tx, actor.org_id)
+        let org_name = roles::org_name(&mut change, actor.org_id)
             .await
             .or_internal("read organization")?;
         let typed = OrgName::parse("confirm", confirm).map(|n| n.as_str().to_owned());
@@ -323,7 +324,7 @@ impl Organization for OrgService {
                 format!("Type the organization name, {org_name}, exactly to confirm."),
             ));
         }
-        let target = team::membership(&mut tx, actor.org_id, to_user_id)
+        let target = team::membership(&mut change, actor.org_id, to_user_id)
             .await
             .or_internal("find member")?
             .filter(|m| m.status != "removed")
@@ -335,10 +336,10 @@ impl Organization for OrgService {
             ));
         }
         // Demote first: there is never a moment with two Owners (a unique index forbids it).
-        team::set_role(&mut tx, actor.org_id, actor.user_id, Role::Admin)
+        team::set_role(&mut change, actor.org_id, actor.user_id, Role::Admin)
             .await
             .or_internal("demote owner")?;
-        team::set_role(&mut tx, actor.org_id, to_user_id, Role::Owner)
+        team::set_role(&mut change, actor.org_id, to_user_id, Role::Owner)
             .await
             .or_internal("promote owner")?;
         let names: Vec<(i64, String, String)> = sqlx::query_as(
@@ -346,7 +347,7 @@ impl Organization for OrgService {
         )
         .bind(actor.user_id)
         .bind(to_user_id)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *change)
         .await
         .or_internal("read names")?;
         let full = |id| {
@@ -371,25 +372,18 @@ impl Organization for OrgService {
                 link: self.team.accounts.config.link("/"),
             };
             let subject = format!("{new_owner} now owns {org_name}");
-            self.team
-                .accounts
-                .queue_email(&mut tx, email, "ownership_transferred", &subject, values)
+            change
+                .queue_email(email, "ownership_transferred", &subject, values)
                 .await?;
         }
         let detail = before_after(
             serde_json::json!({ "owner": me.email }),
             serde_json::json!({ "owner": target.email }),
         );
-        self.team
-            .audit(
-                &mut tx,
-                actor,
-                "ownership.transferred",
-                &target.email,
-                Some(&detail),
-            )
+        change
+            .audit("ownership.transferred", &target.email, Some(&detail))
             .await?;
-        self.team.finish(tx, actor.org_id, true).await
+        change.commit().await
     }
 
     async fn billing(&self, actor: &Actor) -> Result<BillingPage, AppError> {
@@ -414,9 +408,12 @@ impl Organization for OrgService {
                 format!("Enter a number of seats from 1 to {MAX_SEATS}."),
             ));
         }
-        let (mut tx, old) = self.team.lock(actor.org_id).await?;
-        current_access(&mut tx, actor, Feature::Billing, Level::Full).await?;
-        let used = team::seats_used(&mut tx, actor.org_id, self.now())
+        let (mut change, _) = self
+            .team
+            .change_as_manager(actor, Feature::Billing, Level::Full)
+            .await?;
+        let old = change.seat_limit();
+        let used = team::seats_used(&mut change, actor.org_id, self.now())
             .await
             .or_internal("count seats")?;
         if limit < used {
@@ -430,22 +427,16 @@ impl Organization for OrgService {
         if limit == old {
             return Ok(());
         }
-        roles::set_seat_limit(&mut tx, actor.org_id, limit)
+        roles::set_seat_limit(&mut change, actor.org_id, limit)
             .await
             .or_internal("set seat limit")?;
         let detail = before_after(
             serde_json::json!({ "seat_limit": old }),
             serde_json::json!({ "seat_limit": limit }),
         );
-        self.team
-            .audit(
-                &mut tx,
-                actor,
-                "billing.seat_limit_changed",
-                "seat_limit",
-                Some(&detail),
-            )
+        change
+            .audit("billing.seat_limit_changed", "seat_limit", Some(&detail))
             .await?;
-        self.team.finish(tx, actor.org_id, false).await
+        change.commit().await
     }
 }

@@ -1,12 +1,16 @@
-//! The team: invitations, members, seats. Every change runs in one transaction that first
-//! locks the organization row, re-reads the actor's own membership, checks the rules in
-//! `app::model::team`, writes the change with its audit record (and email, through the
-//! outbox), and announces it to open Team pages.
+//! The team: invitations, members, seats. Every change is a `TeamChange` (see `guard`):
+//! under the organization's lock, it checks the rules in `app::model::team`, writes the
+//! change with its audit record (and email, through the outbox), and announces it to open
+//! Team pages.
+
+mod guard;
+
+pub(crate) use guard::{Manager, TeamChange};
 
 use super::{AccountService, OrInternal, hashing};
 use crate::auth::token;
 use crate::clock::{DAY, HOUR, Millis, SECOND};
-use crate::db::{self, Conn, audit, roles, sessions, team, users};
+use crate::db::{self, Conn, roles, sessions, team, users};
 use crate::events::Events;
 use app::authz::{Access, Feature, Level, Region, can};
 use app::error::AppError;
@@ -77,12 +81,6 @@ struct Entry<'a> {
     role_name: &'a str,
 }
 
-/// The acting member as they are now, read under the organization's lock.
-pub(crate) struct Manager {
-    pub access: Access,
-    pub regions: Vec<Region>,
-}
-
 /// An audit detail recording a change: `{"before": …, "after": …}`.
 pub(crate) fn before_after(before: serde_json::Value, after: serde_json::Value) -> String {
     serde_json::json!({ "before": before, "after": after }).to_string()
@@ -107,25 +105,14 @@ impl TeamService {
         self.accounts.clock.now()
     }
 
-    /// Begins a write transaction holding the organization's lock; returns its seat limit.
-    pub(crate) async fn lock(&self, org_id: i64) -> Result<(db::Tx, i64), AppError> {
-        let mut tx = self.accounts.store.write().await.or_internal("begin")?;
-        let limit = team::lock_org(&mut tx, self.accounts.store.backend, org_id)
-            .await
-            .or_internal("lock organization")?
-            .ok_or(AppError::NotFound)?;
-        Ok((tx, limit))
-    }
-
-    /// The actor's role as it is now, under the lock; refused unless it grants `level` of
-    /// Team Management.
-    async fn manager(
+    /// Begins a change by a manager who holds `level` of Team Management.
+    async fn manage(
         &self,
-        conn: &mut Conn,
         actor: &Actor,
         level: Level,
-    ) -> Result<Manager, AppError> {
-        current_access(conn, actor, Feature::TeamManagement, level).await
+    ) -> Result<(TeamChange<'_>, Manager), AppError> {
+        self.change_as_manager(actor, Feature::TeamManagement, level)
+            .await
     }
 
     /// Refused unless `role` is one of the organization's roles that `me` may give.
@@ -198,42 +185,6 @@ impl TeamService {
             .ok_or(AppError::NotFound)?;
         let role_name = self.assignable(conn, org_id, me, inv.role).await?;
         Ok((inv, role_name))
-    }
-
-    /// Announces the change and commits.
-    pub(crate) async fn finish(
-        &self,
-        mut tx: db::Tx,
-        org_id: i64,
-        sent_mail: bool,
-    ) -> Result<(), AppError> {
-        self.events
-            .in_transaction(&mut tx, org_id)
-            .await
-            .or_internal("announce change")?;
-        self.accounts.commit(tx, sent_mail).await?;
-        self.events.committed(org_id);
-        Ok(())
-    }
-
-    pub(crate) async fn audit(
-        &self,
-        conn: &mut Conn,
-        actor: &Actor,
-        action: &str,
-        target: &str,
-        detail: Option<&str>,
-    ) -> Result<(), AppError> {
-        let entry = audit::Entry {
-            org_id: Some(actor.org_id),
-            actor_user_id: Some(actor.user_id),
-            action,
-            target: Some(target),
-            detail,
-        };
-        audit::record(conn, entry, self.now())
-            .await
-            .or_internal("audit")
     }
 
     async fn sender(
@@ -329,16 +280,16 @@ impl TeamService {
 
     async fn email_invitation(
         &self,
-        conn: &mut Conn,
+        change: &mut TeamChange<'_>,
         s: &mut Sender,
         invitation_id: i64,
         e: &Entry<'_>,
     ) -> Result<(), AppError> {
-        team::record_invitation_email(conn, s.org_id, e.email, self.now())
+        team::record_invitation_email(change, s.org_id, e.email, self.now())
             .await
             .or_internal("count invitation email")?;
         s.sent_this_hour += 1;
-        let link = self.new_link(conn, invitation_id, true).await?;
+        let link = self.new_link(change, invitation_id, true).await?;
         let subject = format!("{} invited you to join {} on Roster", s.inviter, s.org_name);
         let values = InvitationMail {
             first_name: e.first_name,
@@ -347,27 +298,26 @@ impl TeamService {
             role: e.role_name,
             link,
         };
-        self.accounts
-            .queue_email(conn, e.email, "invitation", &subject, values)
+        change
+            .queue_email(e.email, "invitation", &subject, values)
             .await
     }
 
     /// Invites one address, or says why not; a refused entry leaves nothing behind.
     async fn invite_one(
         &self,
-        conn: &mut Conn,
-        actor: &Actor,
+        change: &mut TeamChange<'_>,
         s: &mut Sender,
         e: Entry<'_>,
     ) -> Result<BulkOutcome, AppError> {
         let now = self.now();
-        let member = team::membership_status_by_email(conn, s.org_id, e.email)
+        let member = team::membership_status_by_email(change, s.org_id, e.email)
             .await
             .or_internal("check membership")?;
         if member.is_some_and(|status| status != "removed") {
             return Ok(BulkOutcome::AlreadyMember);
         }
-        let open = team::pending_by_email(conn, s.org_id, e.email)
+        let open = team::pending_by_email(change, s.org_id, e.email)
             .await
             .or_internal("check invitations")?;
         if open.as_ref().is_some_and(|i| i.expires_at > now) {
@@ -376,7 +326,7 @@ impl TeamService {
         if s.seats_used >= s.seat_limit {
             return Ok(BulkOutcome::OverSeatLimit);
         }
-        if let Some(limited) = self.over_quota(conn, s, e.email).await? {
+        if let Some(limited) = self.over_quota(change, s, e.email).await? {
             return Ok(limited);
         }
         let new = team::NewInvitation {
@@ -390,24 +340,20 @@ impl TeamService {
         let id = match open {
             // An expired invitation to the same address is sent again rather than duplicated.
             Some(expired) => {
-                team::renew_invitation(conn, expired.id, new, now, now + INVITE_TTL)
+                team::renew_invitation(change, expired.id, new, now, now + INVITE_TTL)
                     .await
                     .or_internal("renew invitation")?;
                 expired.id
             }
-            None => team::insert_invitation(conn, new, now, now + INVITE_TTL)
+            None => team::insert_invitation(change, new, now, now + INVITE_TTL)
                 .await
                 .or_internal("create invitation")?,
         };
-        self.email_invitation(conn, s, id, &e).await?;
-        self.audit(
-            conn,
-            actor,
-            "invitation.sent",
-            e.email,
-            Some(&serde_json::json!({ "role": e.role_name }).to_string()),
-        )
-        .await?;
+        self.email_invitation(change, s, id, &e).await?;
+        let detail = serde_json::json!({ "role": e.role_name }).to_string();
+        change
+            .audit("invitation.sent", e.email, Some(&detail))
+            .await?;
         s.seats_used += 1;
         Ok(BulkOutcome::Invited)
     }
@@ -415,7 +361,7 @@ impl TeamService {
     /// Tells a member their role changed (a security-relevant change), in the caller's transaction.
     pub(crate) async fn email_role_change(
         &self,
-        conn: &mut Conn,
+        change: &mut TeamChange<'_>,
         actor: &Actor,
         user_id: i64,
         role_name: &str,
@@ -428,7 +374,7 @@ impl TeamService {
             .bind(user_id)
             .bind(actor.user_id)
             .bind(actor.org_id)
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut **change)
             .await
             .or_internal("read role change details")?;
         let subject = format!("Your role in {org_name} is now {role_name}");
@@ -439,8 +385,8 @@ impl TeamService {
             role: role_name,
             link: self.accounts.config.link("/"),
         };
-        self.accounts
-            .queue_email(conn, &email, "role_changed", &subject, values)
+        change
+            .queue_email(&email, "role_changed", &subject, values)
             .await
     }
 
@@ -477,20 +423,21 @@ impl TeamService {
     async fn lock_for_accept(
         &self,
         secret: &str,
-    ) -> Result<(db::Tx, team::LinkedInvitation), AppError> {
+    ) -> Result<(TeamChange<'_>, team::LinkedInvitation), AppError> {
         let org_id = self.peek_link(secret).await?.invitation.org_id;
-        let (mut tx, _) = self.lock(org_id).await?;
-        let linked = self.live_link(&mut tx, secret).await?;
-        let member = team::membership_status_by_email(&mut tx, org_id, &linked.invitation.email)
-            .await
-            .or_internal("check membership")?;
+        let mut change = self.change_by_invitation(org_id).await?;
+        let linked = self.live_link(&mut change, secret).await?;
+        let member =
+            team::membership_status_by_email(&mut change, org_id, &linked.invitation.email)
+                .await
+                .or_internal("check membership")?;
         if member.is_some_and(|s| s != "removed") {
             return Err(AppError::Conflict(format!(
                 "You are already a member of {}.",
                 linked.org_name
             )));
         }
-        Ok((tx, linked))
+        Ok((change, linked))
     }
 
     /// Emails an address that already has an account, in answer to a registration through
@@ -528,68 +475,30 @@ impl TeamService {
     /// Uses the invitation up and makes the user an active member, with the audit record.
     async fn join(
         &self,
-        conn: &mut Conn,
+        change: &mut TeamChange<'_>,
         linked: &team::LinkedInvitation,
         user_id: i64,
     ) -> Result<(), AppError> {
         let now = self.now();
         let inv = &linked.invitation;
-        if !team::accept(conn, inv.id, user_id, now)
+        change.made_by(user_id);
+        if !team::accept(change, inv.id, user_id, now)
             .await
             .or_internal("accept invitation")?
         {
             return Err(AppError::Refused(LINK_DEAD.into()));
         }
         // A member coming back starts with no session left over from before.
-        sessions::delete_in_org(conn, user_id, inv.org_id)
+        sessions::delete_in_org(change, user_id, inv.org_id)
             .await
             .or_internal("end old sessions")?;
-        team::join(conn, inv.org_id, user_id, inv.role, now)
+        team::join(change, inv.org_id, user_id, inv.role, now)
             .await
             .or_internal("join organization")?;
-        let entry = audit::Entry {
-            org_id: Some(inv.org_id),
-            actor_user_id: Some(user_id),
-            action: "invitation.accepted",
-            target: Some(&inv.email),
-            detail: Some(&inv.role.key()),
-        };
-        audit::record(conn, entry, now).await.or_internal("audit")
+        change
+            .audit("invitation.accepted", &inv.email, Some(&inv.role.key()))
+            .await
     }
-}
-
-/// The actor's own membership, read inside the caller's transaction; refused as "sign in"
-/// unless it is active.
-pub(crate) async fn own_membership(
-    conn: &mut Conn,
-    actor: &Actor,
-) -> Result<team::Membership, AppError> {
-    team::membership(conn, actor.org_id, actor.user_id)
-        .await
-        .or_internal("read own membership")?
-        .filter(|m| m.status == "active")
-        .ok_or(AppError::Unauthorized)
-}
-
-/// The actor's membership as it is now (inside the caller's transaction, so under its
-/// locks), with what the role grants; refused unless it allows `level` of `feature`.
-pub(crate) async fn current_access(
-    conn: &mut Conn,
-    actor: &Actor,
-    feature: Feature,
-    level: Level,
-) -> Result<Manager, AppError> {
-    let me = own_membership(conn, actor).await?;
-    let access = roles::access(conn, me.role)
-        .await
-        .or_internal("read role")?;
-    if !can(&access, feature, level, None) {
-        return Err(AppError::Forbidden);
-    }
-    let regions = roles::regions(conn, actor.org_id)
-        .await
-        .or_internal("list regions")?;
-    Ok(Manager { access, regions })
 }
 
 /// Every role of the organization (its `custom` roles after the built-in ones), each marked
@@ -670,12 +579,12 @@ impl Team for TeamService {
     }
 
     async fn invite(&self, actor: &Actor, invite: Invite) -> Result<(), AppError> {
-        let (mut tx, limit) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor, Level::Edit).await?;
+        let (mut change, me) = self.manage(actor, Level::Edit).await?;
+        let limit = change.seat_limit();
         let role_name = self
-            .assignable(&mut tx, actor.org_id, &me, invite.role)
+            .assignable(&mut change, actor.org_id, &me, invite.role)
             .await?;
-        let mut sender = self.sender(&mut tx, actor, limit).await?;
+        let mut sender = self.sender(&mut change, actor, limit).await?;
         let entry = Entry {
             email: invite.email.as_str(),
             first_name: invite.first_name.as_str(),
@@ -684,10 +593,10 @@ impl Team for TeamService {
             role_name: &role_name,
         };
         let email = invite.email.as_str();
-        match self.invite_one(&mut tx, actor, &mut sender, entry).await? {
-            BulkOutcome::Invited => self.finish(tx, actor.org_id, true).await,
+        match self.invite_one(&mut change, &mut sender, entry).await? {
+            BulkOutcome::Invited => change.commit().await,
             BulkOutcome::AlreadyMember => {
-                let status = team::membership_status_by_email(&mut tx, actor.org_id, email)
+                let status = team::membership_status_by_email(&mut change, actor.org_id, email)
                     .await
                     .or_internal("check membership")?;
                 let message = if status.as_deref() == Some("disabled") {
@@ -735,10 +644,12 @@ impl Team for TeamService {
                 ),
             ));
         }
-        let (mut tx, limit) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor, Level::Edit).await?;
-        let role_name = self.assignable(&mut tx, actor.org_id, &me, role).await?;
-        let mut sender = self.sender(&mut tx, actor, limit).await?;
+        let (mut change, me) = self.manage(actor, Level::Edit).await?;
+        let limit = change.seat_limit();
+        let role_name = self
+            .assignable(&mut change, actor.org_id, &me, role)
+            .await?;
+        let mut sender = self.sender(&mut change, actor, limit).await?;
         let mut seen = HashSet::new();
         let mut results = Vec::with_capacity(entries.len());
         let mut invited = false;
@@ -763,7 +674,7 @@ impl Team for TeamService {
                         role,
                         role_name: &role_name,
                     };
-                    self.invite_one(&mut tx, actor, &mut sender, entry).await?
+                    self.invite_one(&mut change, &mut sender, entry).await?
                 }
             };
             invited |= outcome == BulkOutcome::Invited;
@@ -773,17 +684,17 @@ impl Team for TeamService {
             });
         }
         if invited {
-            self.finish(tx, actor.org_id, true).await?;
+            change.commit().await?;
         }
         Ok(results)
     }
 
     async fn resend(&self, actor: &Actor, invitation_id: i64) -> Result<(), AppError> {
         let now = self.now();
-        let (mut tx, limit) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor, Level::Edit).await?;
+        let (mut change, me) = self.manage(actor, Level::Edit).await?;
+        let limit = change.seat_limit();
         let (inv, role_name) = self
-            .managed_invitation(&mut tx, actor.org_id, &me, invitation_id)
+            .managed_invitation(&mut change, actor.org_id, &me, invitation_id)
             .await?;
         let cooldown = self.accounts.config.invite_quota.resend_cooldown_secs * SECOND;
         if now - inv.sent_at < cooldown {
@@ -793,12 +704,12 @@ impl Team for TeamService {
                 if wait == 1 { "" } else { "s" }
             )));
         }
-        let mut sender = self.sender(&mut tx, actor, limit).await?;
+        let mut sender = self.sender(&mut change, actor, limit).await?;
         // An expired invitation no longer holds a seat; sending it again takes one.
         if inv.expires_at <= now && sender.seats_used >= limit {
             return Err(seats_full(limit));
         }
-        if let Some(limited) = self.over_quota(&mut tx, &sender, &inv.email).await? {
+        if let Some(limited) = self.over_quota(&mut change, &sender, &inv.email).await? {
             return Err(self.quota_refusal(limited, &sender, &inv.email));
         }
         let new = team::NewInvitation {
@@ -809,7 +720,7 @@ impl Team for TeamService {
             role: inv.role,
             invited_by: actor.user_id,
         };
-        team::renew_invitation(&mut tx, inv.id, new, now, now + INVITE_TTL)
+        team::renew_invitation(&mut change, inv.id, new, now, now + INVITE_TTL)
             .await
             .or_internal("renew invitation")?;
         let entry = Entry {
@@ -819,71 +730,70 @@ impl Team for TeamService {
             role: inv.role,
             role_name: &role_name,
         };
-        self.email_invitation(&mut tx, &mut sender, inv.id, &entry)
+        self.email_invitation(&mut change, &mut sender, inv.id, &entry)
             .await?;
-        self.audit(&mut tx, actor, "invitation.resent", &inv.email, None)
-            .await?;
-        self.finish(tx, actor.org_id, true).await
+        change.audit("invitation.resent", &inv.email, None).await?;
+        change.commit().await
     }
 
     async fn cancel(&self, actor: &Actor, invitation_id: i64) -> Result<(), AppError> {
-        let (mut tx, _) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor, Level::Edit).await?;
+        let (mut change, me) = self.manage(actor, Level::Edit).await?;
         let (inv, _) = self
-            .managed_invitation(&mut tx, actor.org_id, &me, invitation_id)
+            .managed_invitation(&mut change, actor.org_id, &me, invitation_id)
             .await?;
-        team::cancel(&mut tx, inv.id)
+        team::cancel(&mut change, inv.id)
             .await
             .or_internal("cancel invitation")?;
-        self.audit(&mut tx, actor, "invitation.cancelled", &inv.email, None)
+        change
+            .audit("invitation.cancelled", &inv.email, None)
             .await?;
-        self.finish(tx, actor.org_id, false).await
+        change.commit().await
     }
 
     async fn invite_link(&self, actor: &Actor, invitation_id: i64) -> Result<String, AppError> {
-        let (mut tx, _) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor, Level::Edit).await?;
+        let (mut change, me) = self.manage(actor, Level::Edit).await?;
         let (inv, _) = self
-            .managed_invitation(&mut tx, actor.org_id, &me, invitation_id)
+            .managed_invitation(&mut change, actor.org_id, &me, invitation_id)
             .await?;
         if inv.expires_at <= self.now() {
             return Err(AppError::Refused(
                 "This invitation has expired. Use \u{201c}Resend Invitation\u{201d} to renew it first.".into(),
             ));
         }
-        let link = self.new_link(&mut tx, inv.id, false).await?;
-        self.audit(&mut tx, actor, "invitation.link_copied", &inv.email, None)
+        let link = self.new_link(&mut change, inv.id, false).await?;
+        change
+            .audit("invitation.link_copied", &inv.email, None)
             .await?;
-        self.accounts.commit(tx, false).await?;
+        change.commit().await?;
         Ok(link)
     }
 
     async fn act(&self, actor: &Actor, user_id: i64, action: MemberAction) -> Result<(), AppError> {
-        let (mut tx, limit) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor, action_level(action)).await?;
+        let (mut change, me) = self.manage(actor, action_level(action)).await?;
+        let limit = change.seat_limit();
         let (target, aimed_at) = self
-            .member(&mut tx, actor.org_id, &me, actor.user_id, user_id)
+            .member(&mut change, actor.org_id, &me, actor.user_id, user_id)
             .await?;
         if action == MemberAction::Edit || !may_act(&me.access, aimed_at, action) {
             return Err(AppError::Forbidden);
         }
         let (org, now) = (actor.org_id, self.now());
         let done = match action {
-            MemberAction::Promote => team::set_role(&mut tx, org, user_id, Role::Admin).await,
-            MemberAction::Demote => team::set_role(&mut tx, org, user_id, Role::Member).await,
-            MemberAction::Revoke => team::set_status(&mut tx, org, user_id, "disabled").await,
+            MemberAction::Promote => team::set_role(&mut change, org, user_id, Role::Admin).await,
+            MemberAction::Demote => team::set_role(&mut change, org, user_id, Role::Member).await,
+            MemberAction::Revoke => team::set_status(&mut change, org, user_id, "disabled").await,
             MemberAction::Activate => {
                 // A disabled member still holds a seat, so this never raises usage; the check
                 // guards a limit that was lowered meanwhile.
-                let used = team::seats_used(&mut tx, org, now)
+                let used = team::seats_used(&mut change, org, now)
                     .await
                     .or_internal("count seats")?;
                 if used > limit {
                     return Err(seats_full(limit));
                 }
-                team::set_status(&mut tx, org, user_id, "active").await
+                team::set_status(&mut change, org, user_id, "active").await
             }
-            MemberAction::Remove => team::set_status(&mut tx, org, user_id, "removed").await,
+            MemberAction::Remove => team::set_status(&mut change, org, user_id, "removed").await,
             MemberAction::Edit => unreachable!("refused above"),
         };
         done.or_internal("change member")?;
@@ -893,7 +803,7 @@ impl Team for TeamService {
         ) {
             // Signed out of this organization now, so a later Activate revives no old cookie
             // (nor one a sign-in racing the Revoke created).
-            sessions::delete_in_org(&mut tx, user_id, org)
+            sessions::delete_in_org(&mut change, user_id, org)
                 .await
                 .or_internal("end sessions")?;
         }
@@ -903,7 +813,7 @@ impl Team for TeamService {
             _ => None,
         };
         if let Some(role) = new_role {
-            self.email_role_change(&mut tx, actor, user_id, role.label())
+            self.email_role_change(&mut change, actor, user_id, role.label())
                 .await?;
         }
         let after_status = match action {
@@ -920,16 +830,14 @@ impl Team for TeamService {
             }),
         );
         let what = format!("member.{}", action.as_str());
-        self.audit(&mut tx, actor, &what, &target.email, Some(&detail))
-            .await?;
-        self.finish(tx, actor.org_id, new_role.is_some()).await
+        change.audit(&what, &target.email, Some(&detail)).await?;
+        change.commit().await
     }
 
     async fn edit(&self, actor: &Actor, user_id: i64, edit: MemberEdit) -> Result<(), AppError> {
-        let (mut tx, _) = self.lock(actor.org_id).await?;
-        let me = self.manager(&mut tx, actor, Level::Edit).await?;
+        let (mut change, me) = self.manage(actor, Level::Edit).await?;
         let (target, aimed_at) = self
-            .member(&mut tx, actor.org_id, &me, actor.user_id, user_id)
+            .member(&mut change, actor.org_id, &me, actor.user_id, user_id)
             .await?;
         if !may_act(&me.access, aimed_at, MemberAction::Edit) {
             return Err(AppError::Forbidden);
@@ -940,18 +848,18 @@ impl Team for TeamService {
                 return Err(AppError::Forbidden);
             }
             let role_name = self
-                .assignable(&mut tx, actor.org_id, &me, edit.role)
+                .assignable(&mut change, actor.org_id, &me, edit.role)
                 .await?;
-            team::set_role(&mut tx, actor.org_id, user_id, edit.role)
+            team::set_role(&mut change, actor.org_id, user_id, edit.role)
                 .await
                 .or_internal("change role")?;
-            self.email_role_change(&mut tx, actor, user_id, &role_name)
+            self.email_role_change(&mut change, actor, user_id, &role_name)
                 .await?;
         }
         // The organization's own view of the person; their Profile and other organizations
         // stay as they are.
         team::set_details(
-            &mut tx,
+            &mut change,
             actor.org_id,
             user_id,
             edit.first_name.as_str(),
@@ -964,38 +872,27 @@ impl Team for TeamService {
             serde_json::json!({ "role": target.role.key() }),
             serde_json::json!({ "role": edit.role.key() }),
         );
-        self.audit(
-            &mut tx,
-            actor,
-            "member.edited",
-            &target.email,
-            Some(&detail),
-        )
-        .await?;
-        self.finish(tx, actor.org_id, edit.role != target.role)
-            .await
+        change
+            .audit("member.edited", &target.email, Some(&detail))
+            .await?;
+        change.commit().await
     }
 
     async fn leave(&self, actor: &Actor) -> Result<(), AppError> {
-        let (mut tx, _) = self.lock(actor.org_id).await?;
-        let me = team::membership(&mut tx, actor.org_id, actor.user_id)
-            .await
-            .or_internal("read own membership")?
-            .ok_or(AppError::Unauthorized)?;
+        let (mut change, me) = self.change_as_member(actor).await?;
         if me.role == Role::Owner {
             return Err(AppError::Refused(
                 "The Owner cannot leave the organization they own.".into(),
             ));
         }
-        team::set_status(&mut tx, actor.org_id, actor.user_id, "removed")
+        team::set_status(&mut change, actor.org_id, actor.user_id, "removed")
             .await
             .or_internal("leave")?;
-        sessions::delete_in_org(&mut tx, actor.user_id, actor.org_id)
+        sessions::delete_in_org(&mut change, actor.user_id, actor.org_id)
             .await
             .or_internal("end sessions")?;
-        self.audit(&mut tx, actor, "member.left", &me.email, None)
-            .await?;
-        self.finish(tx, actor.org_id, false).await
+        change.audit("member.left", &me.email, None).await?;
+        change.commit().await
     }
 
     async fn invitation(
@@ -1048,17 +945,17 @@ impl Team for TeamService {
             .hash(r.password.expose())
             .await
             .map_err(hashing("hash password"))?;
-        let (mut tx, linked) = self.lock_for_accept(secret).await?;
+        let (mut change, linked) = self.lock_for_accept(secret).await?;
         let now = self.now();
         let email = linked.invitation.email.clone();
         // An existing account is answered as sign-up answers it: the same reply on the page,
         // and an email to the address saying to sign in instead, so the page tells nobody
         // whether the address has an account.
-        if let Some(existing) = users::find_by_email(&mut tx, &email)
+        if let Some(existing) = users::find_by_email(&mut change, &email)
             .await
             .or_internal("find account")?
         {
-            drop(tx);
+            drop(change);
             return self.tell_account_exists(existing.id, &email, secret).await;
         }
         let new_user = users::NewUser {
@@ -1068,7 +965,7 @@ impl Team for TeamService {
             password_hash: &hash,
         };
         let org_id = linked.invitation.org_id;
-        let user_id = match users::insert_user(&mut tx, new_user, Some(org_id), now).await {
+        let user_id = match users::insert_user(&mut change, new_user, Some(org_id), now).await {
             Ok(id) => id,
             // The address was registered a moment ago by another request.
             Err(e) if db::is_unique_violation(&e) => return Ok(()),
@@ -1076,7 +973,7 @@ impl Team for TeamService {
         };
         if let Some(m) = &r.mobile {
             users::update_profile(
-                &mut tx,
+                &mut change,
                 user_id,
                 r.first_name.as_str(),
                 r.last_name.as_str(),
@@ -1086,17 +983,17 @@ impl Team for TeamService {
             .await
             .or_internal("store mobile")?;
         }
-        self.join(&mut tx, &linked, user_id).await?;
+        self.join(&mut change, &linked, user_id).await?;
         // Like sign-up, the account waits for its emailed verification, whichever link was used.
-        self.accounts
-            .issue_verification(&mut tx, user_id, &email, r.first_name.as_str())
+        change
+            .issue_verification(user_id, &email, r.first_name.as_str())
             .await?;
-        self.finish(tx, org_id, true).await
+        change.commit().await
     }
 
     async fn accept(&self, actor: &Actor, secret: &str) -> Result<(), AppError> {
-        let (mut tx, linked) = self.lock_for_accept(secret).await?;
-        let me = users::find(&mut tx, actor.user_id)
+        let (mut change, linked) = self.lock_for_accept(secret).await?;
+        let me = users::find(&mut change, actor.user_id)
             .await
             .or_internal("find account")?
             .ok_or(AppError::Unauthorized)?;
@@ -1108,11 +1005,11 @@ impl Team for TeamService {
         }
         let org_id = linked.invitation.org_id;
         // A signed-in account is verified already: accepting proves nothing more.
-        self.join(&mut tx, &linked, actor.user_id).await?;
-        sessions::set_org(&mut tx, actor.session_id, org_id)
+        self.join(&mut change, &linked, actor.user_id).await?;
+        sessions::set_org(&mut change, actor.session_id, org_id)
             .await
             .or_internal("switch organization")?;
-        self.finish(tx, org_id, false).await
+        change.commit().await
     }
 
     async fn sign_in_and_accept(
@@ -1126,12 +1023,12 @@ impl Team for TeamService {
             .accounts
             .check_password(&email, &password, client)
             .await?;
-        let (mut tx, linked) = self.lock_for_accept(secret).await?;
+        let (mut change, linked) = self.lock_for_accept(secret).await?;
         if linked.invitation.email != checked.user.email {
             return Err(AppError::Refused(LINK_DEAD.into()));
         }
         let org_id = linked.invitation.org_id;
-        self.join(&mut tx, &linked, checked.user.id).await?;
+        self.join(&mut change, &linked, checked.user.id).await?;
         if !checked.user.verified {
             if !linked.emailed {
                 // A copied link proves nothing about the address: the person joins, and the
@@ -1141,24 +1038,27 @@ impl Team for TeamService {
                     .limits
                     .recipient("verify_email", &checked.user.email);
                 if sent {
-                    let first = self.accounts.first_name(&mut tx, checked.user.id).await?;
-                    self.accounts
-                        .issue_verification(&mut tx, checked.user.id, &checked.user.email, &first)
+                    let first = self
+                        .accounts
+                        .first_name(&mut change, checked.user.id)
+                        .await?;
+                    change
+                        .issue_verification(checked.user.id, &checked.user.email, &first)
                         .await?;
                 }
-                self.finish(tx, org_id, sent).await?;
+                change.commit().await?;
                 return Ok(None);
             }
             // The emailed link reached this address: that proves it.
-            users::mark_verified(&mut tx, checked.user.id, self.now())
+            users::mark_verified(&mut change, checked.user.id, self.now())
                 .await
                 .or_internal("verify")?;
         }
         let token = self
             .accounts
-            .start_session(&mut tx, &checked, org_id)
+            .start_session(&mut change, &checked, org_id)
             .await?;
-        self.finish(tx, org_id, false).await?;
+        change.commit().await?;
         Ok(Some(NewSession { token }))
     }
 }
