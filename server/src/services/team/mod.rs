@@ -81,6 +81,14 @@ struct Entry<'a> {
     role_name: &'a str,
 }
 
+/// A member as a change finds them, under the lock.
+struct Member {
+    user_id: i64,
+    email: String,
+    /// How the rules see them from the actor.
+    target: Target,
+}
+
 /// An audit detail recording a change: `{"before": …, "after": …}`.
 pub(crate) fn before_after(before: serde_json::Value, after: serde_json::Value) -> String {
     serde_json::json!({ "before": before, "after": after }).to_string()
@@ -143,30 +151,94 @@ impl TeamService {
     }
 
     /// A member of the organization who has not been removed, as the rules see them from
-    /// `me` (`actor_id` acting); not found otherwise.
+    /// `me` (`actor` acting); not found otherwise.
     async fn member(
         &self,
         conn: &mut Conn,
-        org_id: i64,
+        actor: &Actor,
         me: &Manager,
-        actor_id: i64,
         user_id: i64,
-    ) -> Result<(team::Membership, Target), AppError> {
-        let member = team::membership(conn, org_id, user_id)
+    ) -> Result<Member, AppError> {
+        let found = team::membership(conn, actor.org_id, user_id)
             .await
             .or_internal("find member")?
             .filter(|m| m.status != "removed")
             .ok_or(AppError::NotFound)?;
-        let access = roles::access(conn, member.role)
+        let access = roles::access(conn, found.role)
             .await
             .or_internal("read member's role")?;
         let target = Target {
-            is_self: user_id == actor_id,
-            role: member.role,
-            status: status_of(&member.status),
+            is_self: user_id == actor.user_id,
+            role: found.role,
+            status: status_of(&found.status),
             outranked: me.access.covers(&access, &me.regions),
         };
-        Ok((member, target))
+        Ok(Member {
+            user_id,
+            email: found.email,
+            target,
+        })
+    }
+
+    /// Changes a member's role: the one path for Promote, Demote and a new role chosen in
+    /// Edit (`asked`). Refused unless `asked` may be applied to the member as they are now,
+    /// the actor holds Full Team Management, and `role` is one they may give. The member is
+    /// emailed about it.
+    async fn change_role(
+        &self,
+        change: &mut TeamChange<'_>,
+        actor: &Actor,
+        me: &Manager,
+        member: &Member,
+        asked: MemberAction,
+        role: Role,
+    ) -> Result<(), AppError> {
+        if !may_act(&me.access, member.target, asked)
+            || !can(&me.access, Feature::TeamManagement, Level::Full, None)
+        {
+            return Err(AppError::Forbidden);
+        }
+        let role_name = self.assignable(change, actor.org_id, me, role).await?;
+        team::set_role(change, actor.org_id, member.user_id, role)
+            .await
+            .or_internal("change role")?;
+        self.email_role_change(change, actor, member.user_id, &role_name)
+            .await
+    }
+
+    /// Revoke, Activate or Remove: refused unless `action` may be applied to the member as
+    /// they are now; their status becomes `status`. They are signed out of the organization
+    /// now, so a later Activate revives no old cookie (nor one a sign-in racing the Revoke
+    /// created).
+    async fn change_status(
+        &self,
+        change: &mut TeamChange<'_>,
+        actor: &Actor,
+        me: &Manager,
+        member: &Member,
+        action: MemberAction,
+        status: &str,
+    ) -> Result<(), AppError> {
+        if !may_act(&me.access, member.target, action) {
+            return Err(AppError::Forbidden);
+        }
+        if action == MemberAction::Activate {
+            // A disabled member still holds a seat, so this never raises usage; the check
+            // guards a limit that was lowered meanwhile.
+            let used = team::seats_used(change, actor.org_id, self.now())
+                .await
+                .or_internal("count seats")?;
+            if used > change.seat_limit() {
+                return Err(seats_full(change.seat_limit()));
+            }
+        }
+        team::set_status(change, actor.org_id, member.user_id, status)
+            .await
+            .or_internal("change member")?;
+        sessions::delete_in_org(change, member.user_id, actor.org_id)
+            .await
+            .or_internal("end sessions")?;
+        Ok(())
     }
 
     /// A pending invitation of the organization (expired or not) that `me` may act on, with
@@ -770,91 +842,48 @@ impl Team for TeamService {
 
     async fn act(&self, actor: &Actor, user_id: i64, action: MemberAction) -> Result<(), AppError> {
         let (mut change, me) = self.manage(actor, action_level(action)).await?;
-        let limit = change.seat_limit();
-        let (target, aimed_at) = self
-            .member(&mut change, actor.org_id, &me, actor.user_id, user_id)
-            .await?;
-        if action == MemberAction::Edit || !may_act(&me.access, aimed_at, action) {
-            return Err(AppError::Forbidden);
-        }
-        let (org, now) = (actor.org_id, self.now());
-        let done = match action {
-            MemberAction::Promote => team::set_role(&mut change, org, user_id, Role::Admin).await,
-            MemberAction::Demote => team::set_role(&mut change, org, user_id, Role::Member).await,
-            MemberAction::Revoke => team::set_status(&mut change, org, user_id, "disabled").await,
-            MemberAction::Activate => {
-                // A disabled member still holds a seat, so this never raises usage; the check
-                // guards a limit that was lowered meanwhile.
-                let used = team::seats_used(&mut change, org, now)
-                    .await
-                    .or_internal("count seats")?;
-                if used > limit {
-                    return Err(seats_full(limit));
-                }
-                team::set_status(&mut change, org, user_id, "active").await
-            }
-            MemberAction::Remove => team::set_status(&mut change, org, user_id, "removed").await,
-            MemberAction::Edit => unreachable!("refused above"),
+        let member = self.member(&mut change, actor, &me, user_id).await?;
+        let before = member.target;
+        let (role, status) = match action {
+            MemberAction::Promote => (Role::Admin, before.status.as_str()),
+            MemberAction::Demote => (Role::Member, before.status.as_str()),
+            MemberAction::Revoke => (before.role, "disabled"),
+            MemberAction::Activate => (before.role, "active"),
+            MemberAction::Remove => (before.role, "removed"),
+            MemberAction::Edit => return Err(AppError::Forbidden),
         };
-        done.or_internal("change member")?;
-        if matches!(
-            action,
-            MemberAction::Revoke | MemberAction::Remove | MemberAction::Activate
-        ) {
-            // Signed out of this organization now, so a later Activate revives no old cookie
-            // (nor one a sign-in racing the Revoke created).
-            sessions::delete_in_org(&mut change, user_id, org)
-                .await
-                .or_internal("end sessions")?;
-        }
-        let new_role = match action {
-            MemberAction::Promote => Some(Role::Admin),
-            MemberAction::Demote => Some(Role::Member),
-            _ => None,
-        };
-        if let Some(role) = new_role {
-            self.email_role_change(&mut change, actor, user_id, role.label())
+        if matches!(action, MemberAction::Promote | MemberAction::Demote) {
+            self.change_role(&mut change, actor, &me, &member, action, role)
+                .await?;
+        } else {
+            self.change_status(&mut change, actor, &me, &member, action, status)
                 .await?;
         }
-        let after_status = match action {
-            MemberAction::Revoke => "disabled",
-            MemberAction::Activate => "active",
-            MemberAction::Remove => "removed",
-            _ => target.status.as_str(),
-        };
         let detail = before_after(
-            serde_json::json!({ "role": target.role.key(), "status": target.status }),
-            serde_json::json!({
-                "role": new_role.unwrap_or(target.role).key(),
-                "status": after_status,
-            }),
+            serde_json::json!({ "role": before.role.key(), "status": before.status.as_str() }),
+            serde_json::json!({ "role": role.key(), "status": status }),
         );
         let what = format!("member.{}", action.as_str());
-        change.audit(&what, &target.email, Some(&detail)).await?;
+        change.audit(&what, &member.email, Some(&detail)).await?;
         change.commit().await
     }
 
     async fn edit(&self, actor: &Actor, user_id: i64, edit: MemberEdit) -> Result<(), AppError> {
         let (mut change, me) = self.manage(actor, Level::Edit).await?;
-        let (target, aimed_at) = self
-            .member(&mut change, actor.org_id, &me, actor.user_id, user_id)
+        let member = self.member(&mut change, actor, &me, user_id).await?;
+        // A new role takes the one role-change path, which checks Edit as well.
+        if edit.role != member.target.role {
+            self.change_role(
+                &mut change,
+                actor,
+                &me,
+                &member,
+                MemberAction::Edit,
+                edit.role,
+            )
             .await?;
-        if !may_act(&me.access, aimed_at, MemberAction::Edit) {
+        } else if !may_act(&me.access, member.target, MemberAction::Edit) {
             return Err(AppError::Forbidden);
-        }
-        if edit.role != target.role {
-            // Changing a role needs Full, like Promote and Demote.
-            if !can(&me.access, Feature::TeamManagement, Level::Full, None) {
-                return Err(AppError::Forbidden);
-            }
-            let role_name = self
-                .assignable(&mut change, actor.org_id, &me, edit.role)
-                .await?;
-            team::set_role(&mut change, actor.org_id, user_id, edit.role)
-                .await
-                .or_internal("change role")?;
-            self.email_role_change(&mut change, actor, user_id, &role_name)
-                .await?;
         }
         // The organization's own view of the person; their Profile and other organizations
         // stay as they are.
@@ -869,11 +898,11 @@ impl Team for TeamService {
         .await
         .or_internal("edit member")?;
         let detail = before_after(
-            serde_json::json!({ "role": target.role.key() }),
+            serde_json::json!({ "role": member.target.role.key() }),
             serde_json::json!({ "role": edit.role.key() }),
         );
         change
-            .audit("member.edited", &target.email, Some(&detail))
+            .audit("member.edited", &member.email, Some(&detail))
             .await?;
         change.commit().await
     }
