@@ -48,6 +48,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "password_changed.html",
         include_str!("templates/password_changed.html"),
     ),
+    (
+        "confirm_join.txt",
+        include_str!("templates/confirm_join.txt"),
+    ),
+    (
+        "confirm_join.html",
+        include_str!("templates/confirm_join.html"),
+    ),
     ("invitation.txt", include_str!("templates/invitation.txt")),
     ("invitation.html", include_str!("templates/invitation.html")),
     (
@@ -116,6 +124,7 @@ mod tests {
             "reset_password",
             "password_changed",
             "invitation",
+            "confirm_join",
             "role_changed",
             "ownership_transferred",
         ] {

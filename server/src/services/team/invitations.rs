@@ -34,6 +34,13 @@ struct AccountExistsMail<'a> {
 }
 
 #[derive(Serialize)]
+struct ConfirmJoinMail<'a> {
+    first_name: &'a str,
+    org_name: &'a str,
+    link: String,
+}
+
+#[derive(Serialize)]
 struct InvitationMail<'a> {
     first_name: &'a str,
     inviter: &'a str,
@@ -524,7 +531,8 @@ impl TeamService {
             password_hash: &hash,
         };
         let org_id = linked.invitation.org_id;
-        let user_id = match users::insert_user(&mut change, new_user, Some(org_id), now).await {
+        let joins = linked.emailed.then_some(org_id);
+        let user_id = match users::insert_user(&mut change, new_user, joins, now).await {
             Ok(id) => id,
             // The address was registered a moment ago by another request.
             Err(e) if db::is_unique_violation(&e) => return Ok(()),
@@ -542,12 +550,43 @@ impl TeamService {
             .await
             .or_internal("store mobile")?;
         }
-        self.join(&mut change, &linked, user_id).await?;
-        // Like sign-up, the account waits for its emailed verification, whichever link was used.
-        change
-            .issue_verification(user_id, &email, r.first_name.as_str())
-            .await?;
+        if linked.emailed {
+            // The emailed link: the invitee joins now and, like sign-up, the account waits
+            // for its emailed verification.
+            self.join(&mut change, &linked, user_id).await?;
+            change
+                .issue_verification(user_id, &email, r.first_name.as_str())
+                .await?;
+        } else {
+            // A copied link proves nothing about the address, and joining now would tell
+            // whoever holds it that the address had no account (an existing one is only
+            // emailed). The invitation stays pending for both; this address is emailed a link
+            // of its own, and signing in through it verifies the account and joins.
+            self.email_join_link(&mut change, &linked, r.first_name.as_str())
+                .await?;
+        }
         change.commit().await
+    }
+
+    /// Emails a new account made through a copied link the invitation's emailed link, to sign
+    /// in through: that proves the address and joins.
+    async fn email_join_link(
+        &self,
+        change: &mut TeamChange<'_>,
+        linked: &team::LinkedInvitation,
+        first_name: &str,
+    ) -> Result<(), AppError> {
+        let inv = &linked.invitation;
+        let link = self.new_link(change, inv.id, true).await?;
+        let values = ConfirmJoinMail {
+            first_name,
+            org_name: &linked.org_name,
+            link: format!("{link}&account=1"),
+        };
+        let subject = format!("Confirm your address to join {}", linked.org_name);
+        change
+            .queue_email(&inv.email, "confirm_join", &subject, values)
+            .await
     }
 
     /// "Accept Invite", signed in as the invited address.

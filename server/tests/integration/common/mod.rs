@@ -326,7 +326,9 @@ impl TestApp {
             .rev()
             .find_map(|(_, body)| {
                 let start = body.find(&needle)? + needle.len();
-                Some(body[start..].split_whitespace().next().unwrap().to_owned())
+                let rest = &body[start..];
+                let end = rest.find(|c: char| c.is_whitespace() || c == '&');
+                Some(rest[..end.unwrap_or(rest.len())].to_owned())
             })
             .unwrap_or_else(|| panic!("no {path} link emailed to {to}: {emails:?}"))
     }
