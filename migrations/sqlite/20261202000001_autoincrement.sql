@@ -1,4 +1,4 @@
--- Ids that appear in forms and links (organizations, users, invitations, roles) are never
+-- From here on, ids that appear in forms and links (organizations, users, invitations, roles) are never
 -- reused after a delete: SQLite's plain `integer primary key` hands a deleted highest id to
 -- the next row, so a stale form or link aimed at a deleted role would reach its successor.
 -- AUTOINCREMENT needs the tables rebuilt; `Store::migrate` runs this with foreign keys off on
@@ -81,3 +81,9 @@ alter table invitations_new rename to invitations;
 create unique index invitations_pending_key on invitations (org_id, email) where status = 'pending';
 create index invitations_org_idx on invitations (org_id, status, expires_at);
 create index invitations_role_idx on invitations (role_id);
+
+-- Every key still points somewhere, or this migration fails and rolls back: the CHECK refuses
+-- a row that counts broken keys.
+create temp table rebuilt_keys (ok integer not null check (ok = 1));
+insert into rebuilt_keys select count(*) = 0 from pragma_foreign_key_check;
+drop table rebuilt_keys;

@@ -388,8 +388,9 @@ pub struct InvitationView {
 pub enum Accepted {
     /// Joined and signed in.
     SignedIn,
-    /// Joined; the account's address is not verified yet, so it was emailed a verification
-    /// link and nobody is signed in.
+    /// Not joined yet: the account's address is not verified and the link was not the one
+    /// emailed to it, so the address was emailed a link of its own to sign in through and
+    /// join; nobody is signed in.
     VerifyEmail,
 }
 

@@ -92,21 +92,32 @@ impl Store {
 
     /// Rebuilding a table, SQLite's only way to change a column, needs foreign keys off, and
     /// SQLite ignores that switch inside a transaction. So the migrations run on a connection
-    /// of their own (never returned to the pool) with the keys off, and every key is checked
-    /// after they ran.
+    /// of their own (never returned to the pool) with the keys off; a rebuilding migration
+    /// checks the keys before it commits, and every key is checked again once any ran.
     async fn migrate_sqlite(mut conn: Conn) -> Result<(), sqlx::migrate::MigrateError> {
         conn.execute("pragma foreign_keys = off").await?;
-        SQLITE.run_direct(&mut conn).await?;
-        let broken: i64 = sqlx::query_scalar("select count(*) from pragma_foreign_key_check")
+        let applied = "select count(*) from _sqlx_migrations";
+        // No table yet: a new database.
+        let before: i64 = sqlx::query_scalar(applied)
             .fetch_one(&mut conn)
-            .await?;
+            .await
+            .unwrap_or(0);
+        SQLITE.run_direct(&mut conn).await?;
+        let after: i64 = sqlx::query_scalar(applied).fetch_one(&mut conn).await?;
+        let broken: Option<String> = if after == before {
+            None
+        } else {
+            sqlx::query_scalar("select \"table\" from pragma_foreign_key_check limit 1")
+                .fetch_optional(&mut conn)
+                .await?
+        };
         conn.close().await?;
-        if broken > 0 {
-            return Err(sqlx::migrate::MigrateError::Execute(sqlx::Error::Protocol(
-                format!("the migrations left {broken} rows whose foreign keys point nowhere"),
-            )));
+        match broken {
+            Some(table) => Err(sqlx::migrate::MigrateError::Execute(sqlx::Error::Protocol(
+                format!("the migrations left rows in {table} whose foreign keys point nowhere"),
+            ))),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),

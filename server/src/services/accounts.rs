@@ -62,7 +62,7 @@ fn account_key(email: &str) -> String {
 }
 
 fn client_key(ip: IpAddr) -> String {
-    format!("client:{ip}")
+    format!("client:{}", super::limits::network(ip))
 }
 
 /// One attempt counted against a key before its password was hashed.
@@ -290,12 +290,12 @@ impl AccountService {
         password: &str,
         locked: &str,
     ) -> Result<Verified, AppError> {
-        let reserved = self.reserve(email, client, locked).await?;
-        // Right passwords are not failures, but each is a hash all the same.
-        if let Some(Err(busy)) = client.map(|ip| self.limits.password_check(ip)) {
-            self.settle(reserved, Outcome::Unchecked).await?;
-            return Err(busy);
+        // Right passwords are not failures, but each is a hash all the same; refused before
+        // anything is counted, so nothing needs giving back.
+        if let Some(ip) = client {
+            self.limits.password_check(ip)?;
         }
+        let reserved = self.reserve(email, client, locked).await?;
         // Checked and settled in a task of its own: a request dropped mid-check (the client
         // went away) must not leave its attempt counted and unsettled.
         let (this, stored, password) =

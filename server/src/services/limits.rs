@@ -37,14 +37,14 @@ impl Limits {
 
     pub fn client(&self, ip: IpAddr) -> Result<(), AppError> {
         self.per_client
-            .check_key(&ip)
+            .check_key(&network(ip))
             .map_err(|not_until| too_many("requests", not_until))
     }
 
     /// Whether a client address may have one more password checked now.
     pub fn password_check(&self, ip: IpAddr) -> Result<(), AppError> {
         self.password_checks
-            .check_key(&ip)
+            .check_key(&network(ip))
             .map_err(|not_until| too_many("sign-in attempts", not_until))
     }
 
@@ -68,6 +68,22 @@ impl Limits {
     }
 }
 
+/// The network a client address stands for in every limit: an IPv6 client is usually given a
+/// whole /64 and could walk through it, so IPv6 addresses count per /64.
+pub fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::V6(octets.into())
+            }
+        },
+        v4 => v4,
+    }
+}
+
 fn too_many(what: &str, not_until: NotUntil<QuantaInstant>) -> AppError {
     let wait = not_until.wait_time_from(DefaultClock::default().now());
     let minutes = wait.as_secs().div_ceil(60).max(1);
@@ -75,4 +91,39 @@ fn too_many(what: &str, not_until: NotUntil<QuantaInstant>) -> AppError {
         "Too many {what} from your network. Try again in {minutes} minute{}.",
         if minutes == 1 { "" } else { "s" }
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_count_per_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(network(a), network(b));
+        assert_ne!(network(a), network(other));
+        let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+        assert_eq!(network(mapped), "198.51.100.7".parse::<IpAddr>().unwrap());
+        let v4: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(network(v4), v4);
+    }
+
+    #[test]
+    fn one_network_shares_its_password_checks() {
+        let limits = Limits::new(2);
+        let (a, b) = (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        );
+        assert!(limits.password_check(a).is_ok());
+        assert!(limits.password_check(b).is_ok());
+        assert!(limits.password_check(a).is_err());
+        assert!(
+            limits
+                .password_check("2001:db8:0:1::1".parse().unwrap())
+                .is_ok()
+        );
+    }
 }

@@ -194,13 +194,11 @@ async fn sqlite_and_postgres_migrations_make_the_same_schema() {
     }
 }
 
-/// A SQLite database made by the migrations before table rebuilds, holding rows that
-/// reference each other, keeps every row and key through the rebuilds.
-#[tokio::test]
-async fn sqlite_table_rebuilds_keep_a_populated_database() {
-    let (url, _dir) = fresh_database(Db::Sqlite).await;
+/// A SQLite database made by every migration before the first table rebuild, from the same
+/// files.
+async fn sqlite_before_rebuilds() -> (Store, Option<tempfile::TempDir>) {
+    let (url, dir) = fresh_database(Db::Sqlite).await;
     let store = Store::connect(&url).await.unwrap();
-    // Every migration before the first rebuild, from the same files.
     let folder = tempfile::tempdir().unwrap();
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/sqlite");
     for entry in std::fs::read_dir(&source).unwrap() {
@@ -212,6 +210,14 @@ async fn sqlite_table_rebuilds_keep_a_populated_database() {
     }
     let before = sqlx::migrate::Migrator::new(folder.path()).await.unwrap();
     before.run(&store.pool).await.unwrap();
+    (store, dir)
+}
+
+/// A SQLite database holding rows that reference each other keeps every row and key through
+/// the table rebuilds.
+#[tokio::test]
+async fn sqlite_table_rebuilds_keep_a_populated_database() {
+    let (store, _dir) = sqlite_before_rebuilds().await;
     let mut conn = store.pool.acquire().await.unwrap();
     for sql in [
         "insert into organizations (id, name, created_at) values (1, 'Acme', 1), (7, 'Beta', 1)",
@@ -264,4 +270,36 @@ async fn sqlite_table_rebuilds_keep_a_populated_database() {
     .execute(&store.pool)
     .await;
     assert!(orphan.is_err(), "a role in no organization was stored");
+}
+
+/// A database whose keys were already broken is not rebuilt: the migration refuses and rolls
+/// back, and the server does not start on it.
+#[tokio::test]
+async fn sqlite_table_rebuilds_refuse_a_database_with_broken_keys() {
+    let (store, _dir) = sqlite_before_rebuilds().await;
+    let mut conn = store.pool.acquire().await.unwrap().detach();
+    sqlx::query("pragma foreign_keys = off")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into roles (id, org_id, name, name_key, created_at, updated_at) \
+         values (5, 99, 'Orphan', 'orphan', 1, 1)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    drop(conn);
+    assert!(store.migrate().await.is_err());
+    let roles: String =
+        sqlx::query_scalar("select sql from sqlite_master where type = 'table' and name = 'roles'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert!(!roles.contains("autoincrement"), "{roles}");
+    let kept: i64 = sqlx::query_scalar("select count(*) from roles where id = 5")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, 1);
 }

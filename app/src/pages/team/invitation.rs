@@ -145,9 +145,9 @@ fn SignInToAccept(v: InvitationView, token: String) -> impl IntoView {
             <p class="invited">{invited_line(&v)}</p>
             <Show when=move || outcome() == Some(Accepted::VerifyEmail)>
                 <div class="banner banner-success" role="status">
-                    <p><strong>{format!("You joined {org_name}.")}</strong></p>
+                    <p><strong>{format!("Confirm your address to join {org_name}.")}</strong></p>
                     <p>"Your email address is not verified yet. We sent a link to " <strong>{email.clone()}</strong>
-                        ": follow it, then sign in."</p>
+                        ": follow it and sign in there to join."</p>
                 </div>
             </Show>
             <p>"Sign in with your Roster account to accept."</p>

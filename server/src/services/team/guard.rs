@@ -164,6 +164,12 @@ impl TeamChange<'_> {
         team.events.committed(self.org_id);
         Ok(())
     }
+
+    /// Commits a change that leaves the team list as it was (a link made, an email queued),
+    /// announcing nothing: an announcement would tell open pages that something happened.
+    pub(crate) async fn commit_unseen(self) -> Result<(), AppError> {
+        self.team.accounts.commit(self.tx, self.mailed).await
+    }
 }
 
 impl Deref for TeamChange<'_> {

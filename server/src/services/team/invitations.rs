@@ -323,7 +323,7 @@ impl TeamService {
         change
             .audit("invitation.link_copied", &inv.email, None)
             .await?;
-        change.commit().await?;
+        change.commit_unseen().await?;
         Ok(link)
     }
 
@@ -564,6 +564,9 @@ impl TeamService {
             // of its own, and signing in through it verifies the account and joins.
             self.email_join_link(&mut change, &linked, r.first_name.as_str())
                 .await?;
+            // The team list is as it was: announcing a change would tell open pages that
+            // the address was new.
+            return change.commit_unseen().await;
         }
         change.commit().await
     }
@@ -628,27 +631,20 @@ impl TeamService {
             return Err(AppError::Refused(LINK_DEAD.into()));
         }
         let org_id = linked.invitation.org_id;
+        if !checked.user.verified && !linked.emailed {
+            // A copied link proves nothing about the address, and whoever holds it may have
+            // made this account: nobody joins. The address is emailed a link of its own, and
+            // signing in through that one proves the address and joins.
+            let user = &checked.user;
+            if self.accounts.limits.recipient("confirm_join", &user.email) {
+                let first = self.accounts.first_name(&mut change, user.id).await?;
+                self.email_join_link(&mut change, &linked, &first).await?;
+            }
+            change.commit_unseen().await?;
+            return Ok(None);
+        }
         self.join(&mut change, &linked, checked.user.id).await?;
         if !checked.user.verified {
-            if !linked.emailed {
-                // A copied link proves nothing about the address: the person joins, and the
-                // account still needs its emailed verification before anyone signs in with it.
-                let sent = self
-                    .accounts
-                    .limits
-                    .recipient("verify_email", &checked.user.email);
-                if sent {
-                    let first = self
-                        .accounts
-                        .first_name(&mut change, checked.user.id)
-                        .await?;
-                    change
-                        .issue_verification(checked.user.id, &checked.user.email, &first)
-                        .await?;
-                }
-                change.commit().await?;
-                return Ok(None);
-            }
             // The emailed link reached this address: that proves it.
             users::mark_verified(&mut change, checked.user.id, self.now())
                 .await
