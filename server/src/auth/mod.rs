@@ -2,4 +2,5 @@
 
 pub mod api_key;
 pub mod password;
+pub mod secret;
 pub mod token;
