@@ -29,6 +29,12 @@ pub enum StartError {
     Mail(String),
     #[error("cannot listen for live updates: {0}")]
     Events(sqlx::Error),
+    #[error(transparent)]
+    Secret(#[from] auth::secret::SecretError),
+    #[error(transparent)]
+    Keys(#[from] services::keys::StartCheck),
+    #[error("cannot issue the missing API keys")]
+    IssueKeys,
 }
 
 /// Everything a running Roster is made of, wired together.
@@ -51,6 +57,8 @@ pub async fn build(
 ) -> Result<Roster, StartError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
+    let keys = Arc::new(auth::secret::Keys::derive(&config.secret.load()?));
+    services::keys::check_secret(&store, &keys, &config.secret).await?;
     let transport = mail::Transport::from_config(&config.mail).map_err(StartError::Mail)?;
     let from = config
         .mail_from
@@ -77,7 +85,12 @@ pub async fn build(
         config: config.clone(),
         limits,
         mail_wake: wake.clone(),
+        keys: keys.clone(),
     };
+    accounts
+        .issue_missing_api_keys()
+        .await
+        .map_err(|_| StartError::IssueKeys)?;
     let worker = mail::Worker {
         store: store.clone(),
         transport: Arc::new(transport),

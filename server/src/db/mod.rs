@@ -1,5 +1,6 @@
 //! The store: one set of portable SQL on SQLite or PostgreSQL, chosen by the database URL.
 
+pub mod api_keys;
 pub mod audit;
 pub mod outbox;
 pub mod roles;
