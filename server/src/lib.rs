@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod events;
+pub mod gateway;
 pub mod housekeeping;
 pub mod http;
 pub mod mail;
@@ -46,6 +47,7 @@ pub struct Roster {
     pub team: services::TeamService,
     pub org: services::OrgService,
     pub events: events::Events,
+    pub gateway: gateway::Gateway,
     pub store: Store,
 }
 
@@ -106,6 +108,11 @@ pub async fn build(
         events: events.clone(),
     };
     let org = services::OrgService { team: team.clone() };
+    let gateway = gateway::Gateway {
+        store: store.clone(),
+        clock: accounts.clock.clone(),
+        keys,
+    };
     let state = http::AppState {
         leptos_options,
         services: Services {
@@ -116,6 +123,7 @@ pub async fn build(
         cookie_name: accounts.cookie_name(),
         config,
         events: events.clone(),
+        gateway: gateway.clone(),
     };
     Ok(Roster {
         router: http::router(state),
@@ -125,6 +133,7 @@ pub async fn build(
         team,
         org,
         events,
+        gateway,
         store,
     })
 }
