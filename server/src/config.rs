@@ -1,6 +1,7 @@
 //! Typed settings from the environment, validated at start.
 
-use std::path::PathBuf;
+use crate::auth::secret::{MasterKey, SecretSource};
+use std::path::{Path, PathBuf};
 use url::Url;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,10 @@ pub struct Config {
     /// hash, so someone signing in with their own password in a loop cannot fill the hashing
     /// queue for everyone else.
     pub password_checks_per_client_per_minute: u32,
+    /// The server secret that API keys are hashed and sealed with: `SECRET_KEY` (64
+    /// hexadecimal characters), or else `secret.key` beside the SQLite database (`data/`
+    /// for PostgreSQL), created on first run.
+    pub secret: SecretSource,
 }
 
 /// How much invitation email Roster sends, so "Resend Invitation" in a loop cannot flood an
@@ -79,6 +84,21 @@ impl Config {
                 reason: "use sqlite://path/to/file.db or postgres://user@host/db".into(),
             });
         }
+        let secret = match get("SECRET_KEY") {
+            Some(hex) => SecretSource::Given(MasterKey::parse_hex(hex.trim()).ok_or_else(|| {
+                ConfigError::Invalid {
+                    name: "SECRET_KEY",
+                    reason: "use 64 hexadecimal characters (32 random bytes), e.g. from `openssl rand -hex 32`".into(),
+                }
+            })?),
+            None => SecretSource::File(
+                sqlite_path(&database_url)
+                    .and_then(|p| p.parent())
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("data"))
+                    .join("secret.key"),
+            ),
+        };
         let public_url = get("PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
         let public_url = Url::parse(&public_url)
             .ok()
@@ -164,6 +184,7 @@ impl Config {
             terms_version,
             invite_quota,
             password_checks_per_client_per_minute,
+            secret,
         })
     }
 
@@ -180,6 +201,12 @@ impl Config {
             path_and_query
         )
     }
+}
+
+/// The database file of a `sqlite:` URL.
+pub fn sqlite_path(url: &str) -> Option<&Path> {
+    let rest = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    Some(Path::new(rest.split('?').next().unwrap_or(rest)))
 }
 
 #[cfg(test)]
@@ -242,6 +269,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("INVITES_PER_ADDRESS_PER_DAY"), "{err}");
+    }
+
+    #[test]
+    fn the_secret_key_is_64_hex_characters_or_a_file_beside_the_database() {
+        let hex = "0123456789abcdef".repeat(4);
+        let c = config(&[("SECRET_KEY", &hex)]).unwrap();
+        assert_eq!(
+            format!("{:?}", c.secret),
+            "Given(MasterKey(redacted))",
+            "the secret is never printed"
+        );
+        for bad in ["short", &"g".repeat(64), &hex[..63]] {
+            let err = config(&[("SECRET_KEY", bad)]).unwrap_err().to_string();
+            assert!(err.starts_with("SECRET_KEY") && !err.contains(bad), "{err}");
+        }
+        let file = |c: Config| match c.secret {
+            SecretSource::File(p) => p,
+            SecretSource::Given(_) => panic!("expected a file"),
+        };
+        assert_eq!(file(config(&[]).unwrap()), Path::new("data/secret.key"));
+        let c = config(&[("DATABASE_URL", "sqlite:///srv/roster/db.sqlite?mode=rwc")]).unwrap();
+        assert_eq!(file(c), Path::new("/srv/roster/secret.key"));
+        let c = config(&[("DATABASE_URL", "postgres://db/roster")]).unwrap();
+        assert_eq!(file(c), Path::new("data/secret.key"));
     }
 
     #[test]

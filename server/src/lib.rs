@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod events;
+pub mod gateway;
 pub mod housekeeping;
 pub mod http;
 pub mod mail;
@@ -29,6 +30,12 @@ pub enum StartError {
     Mail(String),
     #[error("cannot listen for live updates: {0}")]
     Events(sqlx::Error),
+    #[error(transparent)]
+    Secret(#[from] auth::secret::SecretError),
+    #[error(transparent)]
+    Keys(#[from] services::keys::StartCheck),
+    #[error("cannot issue the missing API keys")]
+    IssueKeys,
 }
 
 /// Everything a running Roster is made of, wired together.
@@ -40,6 +47,7 @@ pub struct Roster {
     pub team: services::TeamService,
     pub org: services::OrgService,
     pub events: events::Events,
+    pub gateway: gateway::Gateway,
     pub store: Store,
 }
 
@@ -51,6 +59,8 @@ pub async fn build(
 ) -> Result<Roster, StartError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
+    let keys = Arc::new(auth::secret::Keys::derive(&config.secret.load()?));
+    services::keys::check_secret(&store, &keys, &config.secret).await?;
     let transport = mail::Transport::from_config(&config.mail).map_err(StartError::Mail)?;
     let from = config
         .mail_from
@@ -77,7 +87,12 @@ pub async fn build(
         config: config.clone(),
         limits,
         mail_wake: wake.clone(),
+        keys: keys.clone(),
     };
+    accounts
+        .issue_missing_api_keys()
+        .await
+        .map_err(|_| StartError::IssueKeys)?;
     let worker = mail::Worker {
         store: store.clone(),
         transport: Arc::new(transport),
@@ -93,6 +108,11 @@ pub async fn build(
         events: events.clone(),
     };
     let org = services::OrgService { team: team.clone() };
+    let gateway = gateway::Gateway {
+        store: store.clone(),
+        clock: accounts.clock.clone(),
+        keys,
+    };
     let state = http::AppState {
         leptos_options,
         services: Services {
@@ -103,6 +123,7 @@ pub async fn build(
         cookie_name: accounts.cookie_name(),
         config,
         events: events.clone(),
+        gateway: gateway.clone(),
     };
     Ok(Roster {
         router: http::router(state),
@@ -112,6 +133,7 @@ pub async fn build(
         team,
         org,
         events,
+        gateway,
         store,
     })
 }

@@ -1,5 +1,6 @@
 //! The store: one set of portable SQL on SQLite or PostgreSQL, chosen by the database URL.
 
+pub mod api_keys;
 pub mod audit;
 pub mod outbox;
 pub mod roles;
@@ -36,13 +37,8 @@ impl Store {
     /// Opens the database (creating a SQLite file and its folder when missing).
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         sqlx::any::install_default_drivers();
-        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
-            let path = rest.trim_start_matches("//");
-            let path = path.split('?').next().unwrap_or(path);
-            if let Some(dir) = std::path::Path::new(path)
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
+        let (backend, url) = if let Some(path) = crate::config::sqlite_path(url) {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Configuration(e.into()))?;
             }
             let url = if url.contains('?') {

@@ -1,5 +1,6 @@
 //! The HTTP surface: pages, server functions, health, and the middleware every response passes.
 
+mod gateway;
 mod guard;
 mod live;
 mod meta;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub cookie_name: &'static str,
     pub events: Events,
+    pub gateway: crate::gateway::Gateway,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -35,11 +37,13 @@ impl FromRef<AppState> for LeptosOptions {
 const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The routes beside the pages and server functions, with what each needs (the live stream
-/// checks its requirement itself; health is public).
+/// checks its requirement itself; health is public; the gateway check authenticates the API
+/// key it is given, never a session).
 pub fn extra_routes() -> Vec<(&'static str, Requirement, MethodRouter<AppState>)> {
     vec![
         ("/healthz", Requirement::Public, get(health)),
         ("/events", live::REQUIREMENT, get(live::events)),
+        ("/gateway/check", Requirement::Public, get(gateway::check)),
     ]
 }
 

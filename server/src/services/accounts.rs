@@ -2,6 +2,7 @@
 
 use super::{Limits, OrInternal, hashing};
 use crate::auth::password::{HashError, Hasher, Verified};
+use crate::auth::secret::Keys;
 use crate::auth::token;
 use crate::clock::{Clock, DAY, HOUR, MINUTE, Millis};
 use crate::config::Config;
@@ -49,6 +50,8 @@ pub struct AccountService {
     pub limits: Arc<Limits>,
     /// Wakes the outbox worker after an email is committed.
     pub mail_wake: Arc<Notify>,
+    /// Hashes and seals API keys.
+    pub keys: Arc<Keys>,
 }
 
 #[derive(Serialize)]
@@ -472,6 +475,7 @@ impl Accounts for AccountService {
         users::insert_membership(&mut tx, org_id, user_id, "owner", now)
             .await
             .or_internal("create membership")?;
+        self.issue_api_key(&mut tx, org_id, user_id).await?;
         self.issue_verification(&mut tx, user_id, email, input.first_name.as_str())
             .await?;
         let entry = audit::Entry {

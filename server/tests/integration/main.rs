@@ -6,6 +6,7 @@
 mod common;
 
 mod account_journey;
+mod gateway;
 mod hardening;
 mod http_safety;
 mod lockout;

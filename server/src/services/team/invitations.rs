@@ -681,6 +681,9 @@ impl TeamService {
         team::join(change, inv.org_id, user_id, inv.role, now)
             .await
             .or_internal("join organization")?;
+        self.accounts
+            .issue_api_key(change, inv.org_id, user_id)
+            .await?;
         change
             .audit("invitation.accepted", &inv.email, Some(&inv.role.key()))
             .await

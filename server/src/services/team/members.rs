@@ -212,6 +212,11 @@ impl TeamService {
         team::set_status(change, actor.org_id, member.user_id, status)
             .await
             .or_internal("change member")?;
+        if action == MemberAction::Activate {
+            self.accounts
+                .issue_api_key(change, actor.org_id, member.user_id)
+                .await?;
+        }
         sessions::delete_in_org(change, member.user_id, actor.org_id)
             .await
             .or_internal("end sessions")?;

@@ -9,6 +9,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
+use server::auth::secret::{MasterKey, SecretSource};
 use server::clock::Clock;
 use server::config::{Config, MailTransport};
 use sqlx::Row;
@@ -88,7 +89,16 @@ pub fn test_config(database_url: &str, mailbox: &std::path::Path) -> Config {
     c.public_url = url::Url::parse("http://roster.test:3000").unwrap();
     c.mail = MailTransport::Mailbox(mailbox.to_owned());
     c.hash_workers = 2;
+    c.secret = SecretSource::Given(random_secret());
     c
+}
+
+/// A fresh server secret.
+pub fn random_secret() -> MasterKey {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).unwrap();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    MasterKey::parse_hex(&hex).unwrap()
 }
 
 impl TestApp {

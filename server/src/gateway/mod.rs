@@ -1,0 +1,291 @@
+//! The gateway check: may this API key do this? The key is parsed before anything else (a
+//! malformed key costs no database work), then its holder is read as they are now
+//! (`Gateway::principal`, the one lookup) and `authz::can` decides with their current role.
+
+use crate::auth::api_key::ApiKey;
+use crate::auth::secret::Keys;
+use crate::clock::{Clock, Millis};
+use crate::db::{Store, api_keys, roles};
+use app::authz::{Access, Feature, Need, can};
+use app::error::PERMISSION_DENIED;
+use app::model::team::Role;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Gateway {
+    pub store: Store,
+    pub clock: Clock,
+    pub keys: Arc<Keys>,
+}
+
+/// A key's holder as they are now: the membership, its role's access and the organization's
+/// regions.
+pub struct Principal {
+    pub org_id: i64,
+    pub user_id: i64,
+    pub email: String,
+    pub expires_at: Option<Millis>,
+    pub active: bool,
+    pub role: Role,
+    pub access: Access,
+    pub regions: Vec<String>,
+}
+
+/// What the gateway asks, from its headers (`None` where a header is missing).
+pub struct Ask<'a> {
+    /// Every key the request presents.
+    pub keys: Vec<&'a str>,
+    pub feature: Option<&'a str>,
+    pub region: Option<&'a str>,
+    /// `X-Roster-Need`, or else the need of `X-Original-Method`.
+    pub need: Option<Need>,
+}
+
+/// Why a check was refused; `code` is the stable `X-Roster-Reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    MissingKey,
+    MalformedKey,
+    UnknownKey,
+    KeyExpired,
+    MemberInactive,
+    InsufficientPermission,
+    RegionDenied,
+    /// The key could not be checked (the database failed); refused, never a 5xx.
+    Unavailable,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::MissingKey => "missing_key",
+            Reason::MalformedKey => "malformed_key",
+            Reason::UnknownKey => "unknown_key",
+            Reason::KeyExpired => "key_expired",
+            Reason::MemberInactive => "member_inactive",
+            Reason::InsufficientPermission => "insufficient_permission",
+            Reason::RegionDenied => "region_denied",
+            Reason::Unavailable => "unavailable",
+        }
+    }
+
+    /// 401 when the key does not identify an active member, 403 when the member may not.
+    pub fn status(self) -> u16 {
+        match self {
+            Reason::InsufficientPermission | Reason::RegionDenied => 403,
+            _ => 401,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Reason::MissingKey => {
+                "An API key is required: send it as Authorization: Bearer <key> or X-API-Key."
+            }
+            Reason::MalformedKey => "That is not a Roster API key. Check that it was copied whole.",
+            Reason::UnknownKey => "That API key is not known.",
+            Reason::KeyExpired => "That API key has been replaced and no longer works.",
+            Reason::MemberInactive => "The member this API key belongs to is not active.",
+            Reason::InsufficientPermission | Reason::RegionDenied => PERMISSION_DENIED,
+            Reason::Unavailable => {
+                "The API key could not be checked right now. Please try again in a moment."
+            }
+        }
+    }
+}
+
+/// The identity an allowed call carries upstream.
+pub struct Allowed {
+    pub user_id: i64,
+    pub email: String,
+    pub org_id: i64,
+    pub role: Role,
+}
+
+/// The need of a request method: reading views, writing edits, deleting needs Full.
+pub fn method_need(method: &str) -> Option<Need> {
+    use app::authz::Level::*;
+    let level = match method.to_ascii_uppercase().as_str() {
+        "GET" | "HEAD" | "OPTIONS" => View,
+        "POST" | "PUT" | "PATCH" => Edit,
+        "DELETE" => Full,
+        _ => return None,
+    };
+    Some(Need::At(level))
+}
+
+/// An explicit need: `view`, `edit`, `full` or `download`.
+pub fn named_need(name: &str) -> Option<Need> {
+    use app::authz::Level::*;
+    Some(match name.to_ascii_lowercase().as_str() {
+        "view" => Need::At(View),
+        "edit" => Need::At(Edit),
+        "full" => Need::At(Full),
+        "download" => Need::Download,
+        _ => return None,
+    })
+}
+
+impl Gateway {
+    /// Decides one check.
+    pub async fn check(&self, ask: Ask<'_>) -> Result<Allowed, Reason> {
+        let key = match ask.keys.as_slice() {
+            [] => return Err(Reason::MissingKey),
+            [one] => ApiKey::parse(one).map_err(|_| Reason::MalformedKey)?,
+            // Two different keys: which one the upstream would believe is unclear.
+            _ => return Err(Reason::MalformedKey),
+        };
+        let principal = self
+            .principal(&key)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "gateway check: read the key's holder");
+                Reason::Unavailable
+            })?
+            .ok_or(Reason::UnknownKey)?;
+        if principal.expires_at.is_some_and(|t| t <= self.clock.now()) {
+            return Err(Reason::KeyExpired);
+        }
+        if !principal.active {
+            return Err(Reason::MemberInactive);
+        }
+        let feature = ask
+            .feature
+            .and_then(Feature::parse)
+            .ok_or(Reason::InsufficientPermission)?;
+        let need = ask.need.ok_or(Reason::InsufficientPermission)?;
+        permitted(&principal, feature, need, ask.region)?;
+        Ok(Allowed {
+            user_id: principal.user_id,
+            email: principal.email,
+            org_id: principal.org_id,
+            role: principal.role,
+        })
+    }
+
+    /// The holder of `key` as they are now, or `None` for a key never issued. The one
+    /// database lookup of a check.
+    pub async fn principal(&self, key: &ApiKey) -> sqlx::Result<Option<Principal>> {
+        let mut conn = self.store.pool.acquire().await?;
+        let Some(h) = api_keys::holder(&mut conn, &self.keys.lookup_hash(key)).await? else {
+            return Ok(None);
+        };
+        let access = roles::access(&mut conn, h.role).await?;
+        let regions = roles::regions(&mut conn, h.org_id).await?;
+        Ok(Some(Principal {
+            org_id: h.org_id,
+            user_id: h.user_id,
+            email: h.email,
+            expires_at: h.expires_at,
+            active: h.status == "active",
+            role: h.role,
+            access,
+            regions: regions.into_iter().map(|r| r.code).collect(),
+        }))
+    }
+}
+
+/// Whether the member may use `need` of `feature`: in `region`, which must be one of the
+/// organization's; or, with no region, everywhere (organization-wide features ignore
+/// regions, a regional one must be allowed in every region of the organization).
+fn permitted(
+    p: &Principal,
+    feature: Feature,
+    need: Need,
+    region: Option<&str>,
+) -> Result<(), Reason> {
+    let anywhere = can(&p.access, feature, need, None);
+    let allowed = match region {
+        Some(code) => {
+            if !p.regions.iter().any(|r| r == code) {
+                return Err(Reason::RegionDenied);
+            }
+            can(&p.access, feature, need, Some(code))
+        }
+        None if feature.regional() => {
+            anywhere
+                && p.regions
+                    .iter()
+                    .all(|r| can(&p.access, feature, need, Some(r)))
+        }
+        None => anywhere,
+    };
+    match (allowed, anywhere) {
+        (true, _) => Ok(()),
+        (false, true) if feature.regional() => Err(Reason::RegionDenied),
+        _ => Err(Reason::InsufficientPermission),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::authz::{BuiltIn, CustomGrants, Grant, Grid, Level};
+
+    fn principal(access: Access) -> Principal {
+        Principal {
+            org_id: 1,
+            user_id: 2,
+            email: "ada@example.com".into(),
+            expires_at: None,
+            active: true,
+            role: Role::Member,
+            access,
+            regions: vec!["US".into(), "EU".into()],
+        }
+    }
+
+    fn eu_only() -> Principal {
+        let mut grid = Grid::default();
+        grid.set(Feature::Products, Grant::new(Level::Edit, false));
+        let mut grants = CustomGrants::default();
+        grants.regions.insert("EU".into(), grid);
+        principal(Access::Custom(grants))
+    }
+
+    #[test]
+    fn methods_map_to_needs_and_unknown_ones_to_none() {
+        assert_eq!(method_need("GET"), Some(Need::At(Level::View)));
+        assert_eq!(method_need("options"), Some(Need::At(Level::View)));
+        assert_eq!(method_need("PATCH"), Some(Need::At(Level::Edit)));
+        assert_eq!(method_need("DELETE"), Some(Need::At(Level::Full)));
+        assert_eq!(method_need("PROPFIND"), None);
+        assert_eq!(named_need("download"), Some(Need::Download));
+        assert_eq!(named_need("admin"), None);
+    }
+
+    #[test]
+    fn a_region_the_role_lacks_is_region_denied_and_an_unknown_one_too() {
+        let p = eu_only();
+        let edit = Need::At(Level::Edit);
+        assert_eq!(permitted(&p, Feature::Products, edit, Some("EU")), Ok(()));
+        let denied = Err(Reason::RegionDenied);
+        assert_eq!(permitted(&p, Feature::Products, edit, Some("US")), denied);
+        assert_eq!(permitted(&p, Feature::Products, edit, Some("APAC")), denied);
+        assert_eq!(permitted(&p, Feature::Products, edit, None), denied);
+        assert_eq!(
+            permitted(&p, Feature::Webhooks, edit, Some("EU")),
+            Err(Reason::InsufficientPermission)
+        );
+    }
+
+    #[test]
+    fn built_in_roles_hold_in_every_region_of_the_organization_only() {
+        let p = principal(Access::BuiltIn(BuiltIn::Visitor));
+        let view = Need::At(Level::View);
+        assert_eq!(permitted(&p, Feature::Products, view, None), Ok(()));
+        assert_eq!(permitted(&p, Feature::Products, view, Some("US")), Ok(()));
+        assert_eq!(
+            permitted(&p, Feature::Products, view, Some("MARS")),
+            Err(Reason::RegionDenied)
+        );
+        assert_eq!(
+            permitted(&p, Feature::Products, Need::At(Level::Edit), Some("US")),
+            Err(Reason::InsufficientPermission)
+        );
+        assert_eq!(
+            permitted(&p, Feature::AuditLogs, Need::Download, None),
+            Err(Reason::InsufficientPermission)
+        );
+    }
+}

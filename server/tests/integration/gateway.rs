@@ -1,0 +1,753 @@
+//! API keys and `GET /gateway/check`: who gets a key, every answer the check gives, and the
+//! attacks it must refuse, each replayed.
+
+use crate::common::*;
+use app::authz::{CustomGrants, Feature, Grant, Grid, Level, Template, default_regions};
+use app::error::PERMISSION_DENIED;
+use server::auth::api_key::ApiKey;
+use server::auth::secret::SecretSource;
+use sqlx::Row;
+use tracing::instrument::WithSubscriber;
+
+const OWNER: &str = "ada@example.com";
+
+/// A request to the check: the key as a bearer token, a feature and the original method.
+struct Check<'a> {
+    key: Option<&'a str>,
+    headers: Vec<(&'a str, &'a str)>,
+}
+
+fn check(key: &str) -> Check<'_> {
+    Check {
+        key: Some(key),
+        headers: vec![
+            ("x-roster-feature", "products"),
+            ("x-original-method", "GET"),
+        ],
+    }
+}
+
+impl<'a> Check<'a> {
+    fn with(mut self, name: &'a str, value: &'a str) -> Self {
+        self.headers.retain(|(n, _)| *n != name);
+        self.headers.push((name, value));
+        self
+    }
+
+    fn without(mut self, name: &str) -> Self {
+        self.headers.retain(|(n, _)| *n != name);
+        self
+    }
+
+    async fn send(self, app: &TestApp) -> Reply {
+        let mut call = app.get("/gateway/check");
+        if let Some(key) = self.key {
+            call = call.header("authorization", &format!("Bearer {key}"));
+        }
+        for (name, value) in self.headers {
+            call = call.header(name, value);
+        }
+        let r = call.send().await;
+        assert!(
+            [204, 401, 403].contains(&r.status.as_u16()),
+            "the check answered {}: {}",
+            r.status,
+            r.body
+        );
+        r
+    }
+}
+
+fn header<'r>(r: &'r Reply, name: &str) -> &'r str {
+    r.headers
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+#[track_caller]
+fn allowed(r: &Reply) {
+    assert_eq!(r.status, 204, "{} {}", header(r, "x-roster-reason"), r.body);
+    assert!(r.body.is_empty());
+}
+
+/// A refusal: its status, `X-Roster-Reason`, JSON body and, for 401, `WWW-Authenticate`.
+#[track_caller]
+fn refused(r: &Reply, status: u16, reason: &str) {
+    assert_eq!(
+        (r.status.as_u16(), header(r, "x-roster-reason")),
+        (status, reason),
+        "{}",
+        r.body
+    );
+    let body = r.json();
+    assert_eq!(body["reason"], reason);
+    let message = body["message"].as_str().unwrap();
+    if status == 403 {
+        assert_eq!(message, PERMISSION_DENIED);
+    } else {
+        assert!(!message.is_empty());
+        assert_eq!(header(r, "www-authenticate"), "Bearer");
+    }
+    assert!(r.headers.get("x-roster-user").is_none());
+}
+
+/// The current API key of `email` in `org_id` (the first organization when `None`), opened
+/// from its sealed copy.
+async fn key_of(app: &TestApp, email: &str, org_id: Option<i64>) -> String {
+    let row = sqlx::query(
+        "select k.id, k.org_id, k.sealed from api_keys k join users u on u.id = k.user_id \
+         where u.email = $1 and k.expires_at is null and ($2 = 0 or k.org_id = $2) order by k.org_id",
+    )
+    .bind(email)
+    .bind(org_id.unwrap_or(0))
+    .fetch_all(&app.roster.store.pool)
+    .await
+    .unwrap();
+    let row = row.first().unwrap_or_else(|| panic!("{email} has no key"));
+    let (id, org, sealed): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
+    app.roster
+        .gateway
+        .keys
+        .open(&sealed, org, id)
+        .expect("the sealed copy opens")
+        .expose()
+        .to_owned()
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&app.roster.store.pool)
+        .await
+        .unwrap()
+}
+
+async fn org_of(app: &TestApp, email: &str) -> i64 {
+    sqlx::query_scalar("select default_org_id from users where email = $1")
+        .bind(email)
+        .fetch_one(&app.roster.store.pool)
+        .await
+        .unwrap()
+}
+
+/// An Owner who signed up, a Member and a Visitor who joined: their sessions.
+async fn team(app: &TestApp) -> String {
+    let owner = app.member(OWNER).await;
+    app.joined(&owner, "member@example.com", "member").await;
+    app.joined(&owner, "visitor@example.com", "visitor").await;
+    owner
+}
+
+on_both!(
+    the_owner_gets_a_key_at_sign_up_and_an_allowed_call_carries_the_identity,
+    |db| {
+        let app = TestApp::new(db).await;
+        app.sign_up(OWNER).await;
+        assert_eq!(count(&app, "select count(*) from api_keys").await, 1);
+        let key = key_of(&app, OWNER, None).await;
+        assert!(ApiKey::parse(&key).is_ok());
+        let r = check(&key)
+            .with("x-original-method", "DELETE")
+            .send(&app)
+            .await;
+        allowed(&r);
+        let (user, org) = (app.user_id(OWNER).await, org_of(&app, OWNER).await);
+        assert_eq!(header(&r, "x-roster-user"), user.to_string());
+        assert_eq!(header(&r, "x-roster-email"), OWNER);
+        assert_eq!(header(&r, "x-roster-org"), org.to_string());
+        assert_eq!(header(&r, "x-roster-role"), "owner");
+        assert_eq!(header(&r, "cache-control"), "no-store");
+        // The same key in X-API-Key, and twice alike, is the same call.
+        let r = app
+            .get("/gateway/check")
+            .header("x-api-key", &key)
+            .header("authorization", &format!("bearer {key}"))
+            .header("x-roster-feature", "billing")
+            .header("x-roster-need", "download")
+            .send()
+            .await;
+        allowed(&r);
+        // A browser's cross-site labels and HEAD change nothing: the check is a read.
+        let mut head = app
+            .get("/gateway/check")
+            .header("x-api-key", &key)
+            .header("sec-fetch-site", "cross-site")
+            .header("origin", "https://elsewhere.example")
+            .header("x-roster-feature", "products")
+            .header("x-original-method", "GET");
+        head.method = "HEAD";
+        allowed(&head.send().await);
+        // Stored: the display prefix, a keyed hash (not a plain SHA-256) and a sealed copy.
+        let row = sqlx::query("select prefix, lookup_hash, sealed from api_keys")
+            .fetch_one(&app.roster.store.pool)
+            .await
+            .unwrap();
+        let (prefix, hash, sealed): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        assert_eq!(prefix, key[..7]);
+        assert_eq!(hash.len(), 64);
+        assert_ne!(hash, server::auth::token::hash(&key));
+        assert!(!sealed.contains(&key[4..]));
+    }
+);
+
+on_both!(every_refusal_has_its_status_reason_and_message, |db| {
+    let app = TestApp::new(db).await;
+    team(&app).await;
+    let key = key_of(&app, "member@example.com", None).await;
+    // No key, or one only in the URL: missing.
+    let r = Check {
+        key: None,
+        headers: vec![("x-roster-feature", "products")],
+    }
+    .send(&app)
+    .await;
+    refused(&r, 401, "missing_key");
+    let r = app
+        .get(&format!("/gateway/check?api_key={key}&key={key}"))
+        .header("x-roster-feature", "products")
+        .header("x-original-method", "GET")
+        .send()
+        .await;
+    refused(&r, 401, "missing_key");
+    // Malformed: not a key, a typo caught by the checksum, another scheme, two keys.
+    let mut typo = key.clone().into_bytes();
+    typo[10] = if typo[10] == b'a' { b'b' } else { b'a' };
+    let typo = String::from_utf8(typo).unwrap();
+    let other = key_of(&app, "visitor@example.com", None).await;
+    for bad in ["rst_abc", "", typo.as_str(), &key[..key.len() - 1]] {
+        refused(&check(bad).send(&app).await, 401, "malformed_key");
+    }
+    let r = app
+        .get("/gateway/check")
+        .header("authorization", &format!("Basic {key}"))
+        .header("x-roster-feature", "products")
+        .header("x-original-method", "GET")
+        .send()
+        .await;
+    refused(&r, 401, "malformed_key");
+    let r = app
+        .get("/gateway/check")
+        .header("authorization", &format!("Bearer {key}"))
+        .header("x-api-key", &other)
+        .header("x-roster-feature", "products")
+        .header("x-original-method", "GET")
+        .send()
+        .await;
+    refused(&r, 401, "malformed_key");
+    // Well formed but never issued.
+    let unknown = ApiKey::generate();
+    refused(
+        &check(unknown.expose()).send(&app).await,
+        401,
+        "unknown_key",
+    );
+    // What the member may not do: an unknown or missing feature, need or method, a level or
+    // Download the role lacks, a region the organization does not have.
+    allowed(&check(&key).send(&app).await);
+    for r in [
+        check(&key)
+            .with("x-roster-feature", "rockets")
+            .send(&app)
+            .await,
+        check(&key).without("x-roster-feature").send(&app).await,
+        check(&key).without("x-original-method").send(&app).await,
+        check(&key)
+            .with("x-original-method", "PROPFIND")
+            .send(&app)
+            .await,
+        check(&key).with("x-roster-need", "admin").send(&app).await,
+        check(&key)
+            .with("x-original-method", "DELETE")
+            .send(&app)
+            .await,
+        check(&key)
+            .with("x-roster-feature", "audit_logs")
+            .send(&app)
+            .await,
+        check(&key)
+            .with("x-roster-feature", "analytics")
+            .with("x-roster-need", "download")
+            .send(&app)
+            .await,
+    ] {
+        refused(&r, 403, "insufficient_permission");
+    }
+    let r = check(&key).with("x-roster-region", "MARS").send(&app).await;
+    refused(&r, 403, "region_denied");
+    // A key past its end; a key still within it works.
+    let now = app.clock.now();
+    let user = app.user_id("member@example.com").await;
+    for (ends, works) in [(now + 1000, true), (now, false)] {
+        sqlx::query("update api_keys set expires_at = $1 where user_id = $2")
+            .bind(ends)
+            .bind(user)
+            .execute(&app.roster.store.pool)
+            .await
+            .unwrap();
+        let r = check(&key).send(&app).await;
+        if works {
+            allowed(&r);
+        } else {
+            refused(&r, 401, "key_expired");
+        }
+    }
+});
+
+on_both!(the_need_follows_the_method_unless_named, |db| {
+    let app = TestApp::new(db).await;
+    team(&app).await;
+    let member = key_of(&app, "member@example.com", None).await;
+    let visitor = key_of(&app, "visitor@example.com", None).await;
+    let owner = key_of(&app, OWNER, None).await;
+    // Members use Products (Edit) but do not delete; Visitors only look.
+    for method in ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"] {
+        allowed(
+            &check(&member)
+                .with("x-original-method", method)
+                .send(&app)
+                .await,
+        );
+    }
+    let r = check(&member)
+        .with("x-original-method", "DELETE")
+        .send(&app)
+        .await;
+    refused(&r, 403, "insufficient_permission");
+    allowed(&check(&visitor).send(&app).await);
+    for method in ["POST", "PUT", "PATCH", "DELETE"] {
+        let r = check(&visitor)
+            .with("x-original-method", method)
+            .send(&app)
+            .await;
+        refused(&r, 403, "insufficient_permission");
+    }
+    // X-Roster-Need wins over the method, both ways.
+    let r = check(&visitor)
+        .with("x-original-method", "GET")
+        .with("x-roster-need", "edit")
+        .send(&app)
+        .await;
+    refused(&r, 403, "insufficient_permission");
+    let r = check(&member)
+        .with("x-original-method", "DELETE")
+        .with("x-roster-need", "view")
+        .send(&app)
+        .await;
+    allowed(&r);
+    for need in ["view", "edit", "full", "download"] {
+        let r = check(&owner)
+            .with("x-roster-feature", "usage_reports")
+            .with("x-roster-need", need)
+            .send(&app)
+            .await;
+        allowed(&r);
+    }
+    // A region of the organization, and organization-wide features whatever the region.
+    allowed(
+        &check(&visitor)
+            .with("x-roster-region", "EU")
+            .send(&app)
+            .await,
+    );
+    let r = check(&owner)
+        .with("x-roster-feature", "team")
+        .with("x-roster-region", "US")
+        .with("x-original-method", "DELETE")
+        .send(&app)
+        .await;
+    allowed(&r);
+});
+
+on_both!(
+    a_demotion_or_a_grant_change_applies_on_the_next_check,
+    |db| {
+        let app = TestApp::new(db).await;
+        let owner = app.member(OWNER).await;
+        app.joined(&owner, "admin@example.com", "admin").await;
+        let admin = key_of(&app, "admin@example.com", None).await;
+        let delete_member = || {
+            check(&admin)
+                .with("x-roster-feature", "team")
+                .with("x-original-method", "DELETE")
+        };
+        allowed(&delete_member().send(&app).await);
+        assert_eq!(
+            app.act(&owner, "admin@example.com", "demote").await.error(),
+            None
+        );
+        refused(
+            &delete_member().send(&app).await,
+            403,
+            "insufficient_permission",
+        );
+        let r = check(&admin).send(&app).await;
+        allowed(&r);
+        assert_eq!(header(&r, "x-roster-role"), "member");
+
+        // A custom role: Products Edit everywhere, then only View.
+        let mut grid = Template::Developer.grid();
+        grid.set(Feature::Products, Grant::new(Level::Edit, false));
+        let id = app.custom_role(&owner, "Builders", grid).await;
+        app.joined(&owner, "dev@example.com", &format!("custom-{id}"))
+            .await;
+        let dev = key_of(&app, "dev@example.com", None).await;
+        let post = || check(&dev).with("x-original-method", "POST");
+        let r = post().send(&app).await;
+        allowed(&r);
+        assert_eq!(header(&r, "x-roster-role"), format!("custom-{id}"));
+        grid.set(Feature::Products, Grant::new(Level::View, false));
+        let grants = CustomGrants::uniform(grid, &default_regions());
+        let r = app.save_role(&owner, Some(id), "Builders", &grants).await;
+        assert_eq!(r.error(), None);
+        refused(&post().send(&app).await, 403, "insufficient_permission");
+        allowed(&check(&dev).send(&app).await);
+    }
+);
+
+on_both!(regional_grants_decide_regional_checks, |db| {
+    let app = TestApp::new(db).await;
+    let owner = app.member(OWNER).await;
+    let mut eu = Grid::default();
+    eu.set(Feature::Products, Grant::new(Level::Edit, false));
+    let mut grants = CustomGrants::default();
+    grants.regions.insert("EU".into(), eu);
+    let r = app.save_role(&owner, None, "EU builders", &grants).await;
+    assert_eq!(r.error(), None, "{}", r.body);
+    let id = r.json().as_i64().unwrap();
+    app.joined(&owner, "eu@example.com", &format!("custom-{id}"))
+        .await;
+    let key = key_of(&app, "eu@example.com", None).await;
+    let post = |region: Option<&'static str>| {
+        let c = check(&key).with("x-original-method", "POST");
+        match region {
+            Some(code) => c.with("x-roster-region", code),
+            None => c,
+        }
+    };
+    allowed(&post(Some("EU")).send(&app).await);
+    // Another region, one the organization lacks, and no region (every region) are refused.
+    for region in [Some("US"), Some("APAC"), None] {
+        refused(&post(region).send(&app).await, 403, "region_denied");
+    }
+    let r = check(&key)
+        .with("x-roster-feature", "webhooks")
+        .with("x-roster-region", "EU")
+        .send(&app)
+        .await;
+    refused(&r, 403, "insufficient_permission");
+});
+
+on_both!(
+    revoke_refuses_on_the_next_check_and_activate_restores_the_same_key,
+    |db| {
+        let app = TestApp::new(db).await;
+        let owner = team(&app).await;
+        let key = key_of(&app, "member@example.com", None).await;
+        allowed(&check(&key).send(&app).await);
+        assert_eq!(
+            app.act(&owner, "member@example.com", "revoke")
+                .await
+                .error(),
+            None
+        );
+        refused(&check(&key).send(&app).await, 401, "member_inactive");
+        assert_eq!(
+            app.act(&owner, "member@example.com", "activate")
+                .await
+                .error(),
+            None
+        );
+        allowed(&check(&key).send(&app).await);
+        assert_eq!(key_of(&app, "member@example.com", None).await, key);
+        let user = app.user_id("member@example.com").await;
+        let keys = count(
+            &app,
+            &format!("select count(*) from api_keys where user_id = {user}"),
+        )
+        .await;
+        assert_eq!(keys, 1, "re-activation keeps the one key");
+        // A member activated without a key (one from before keys existed) gets one then.
+        assert_eq!(
+            app.act(&owner, "member@example.com", "revoke")
+                .await
+                .error(),
+            None
+        );
+        sqlx::query("delete from api_keys where user_id = $1")
+            .bind(user)
+            .execute(&app.roster.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            app.act(&owner, "member@example.com", "activate")
+                .await
+                .error(),
+            None
+        );
+        let key = key_of(&app, "member@example.com", None).await;
+        allowed(&check(&key).send(&app).await);
+        assert_eq!(
+            app.act(&owner, "member@example.com", "remove")
+                .await
+                .error(),
+            None
+        );
+        refused(&check(&key).send(&app).await, 401, "member_inactive");
+        // Leaving ends the key too.
+        let visitor = key_of(&app, "visitor@example.com", None).await;
+        let session = app.sign_in("visitor@example.com", PASSWORD).await.session();
+        let r = app
+            .post("leave_organization", &[])
+            .session(&session)
+            .send()
+            .await;
+        assert_eq!(r.error(), None, "{}", r.body);
+        refused(&check(&visitor).send(&app).await, 401, "member_inactive");
+    }
+);
+
+on_both!(a_key_answers_only_for_its_own_organization, |db| {
+    let app = TestApp::new(db).await;
+    let owner = app.member(OWNER).await;
+    // Grace owns a second organization and is a Visitor in Ada's.
+    app.member("grace@example.com").await;
+    assert_eq!(
+        app.invite(&owner, "grace@example.com", "visitor")
+            .await
+            .error(),
+        None
+    );
+    let token = app.last_token("grace@example.com", "invitation").await;
+    assert_eq!(app.sign_in_to_accept(&token, PASSWORD).await.error(), None);
+    let (ada_org, grace_org) = (
+        org_of(&app, OWNER).await,
+        org_of(&app, "grace@example.com").await,
+    );
+    assert_ne!(ada_org, grace_org);
+    let in_ada = key_of(&app, "grace@example.com", Some(ada_org)).await;
+    let in_own = key_of(&app, "grace@example.com", Some(grace_org)).await;
+    assert_ne!(in_ada, in_own);
+    let post = |key| check(key).with("x-original-method", "POST");
+    let r = check(&in_ada).send(&app).await;
+    allowed(&r);
+    assert_eq!(
+        (header(&r, "x-roster-org"), header(&r, "x-roster-role")),
+        (ada_org.to_string().as_str(), "visitor")
+    );
+    refused(
+        &post(&in_ada).send(&app).await,
+        403,
+        "insufficient_permission",
+    );
+    let r = post(&in_own).send(&app).await;
+    allowed(&r);
+    assert_eq!(
+        (header(&r, "x-roster-org"), header(&r, "x-roster-role")),
+        (grace_org.to_string().as_str(), "owner")
+    );
+    // Naming the other organization changes nothing: the key decides.
+    let r = check(&in_ada)
+        .with("x-roster-org", &grace_org.to_string())
+        .with("x-original-method", "POST")
+        .send(&app)
+        .await;
+    refused(&r, 403, "insufficient_permission");
+    // Revoked in Ada's organization, Grace's own key still works.
+    assert_eq!(
+        app.act(&owner, "grace@example.com", "revoke").await.error(),
+        None
+    );
+    refused(&check(&in_ada).send(&app).await, 401, "member_inactive");
+    allowed(&post(&in_own).send(&app).await);
+});
+
+on_both!(
+    malformed_keys_and_cookies_cost_no_database_work_and_failures_stay_401,
+    |db| {
+        let app = TestApp::new(db).await;
+        let session = app.member(OWNER).await;
+        let key = key_of(&app, OWNER, None).await;
+        // With the database gone, only answers that need no query can still be right.
+        app.roster.store.pool.close().await;
+        let cookie = format!("{}={session}", app.cookie_name());
+        let typo = format!("{}x", &key[..key.len() - 1]);
+        for bad in ["rst_short", typo.as_str()] {
+            let r = check(bad).with("cookie", &cookie).send(&app).await;
+            refused(&r, 401, "malformed_key");
+        }
+        let r = Check {
+            key: None,
+            headers: vec![("cookie", &cookie)],
+        }
+        .send(&app)
+        .await;
+        refused(&r, 401, "missing_key");
+        // A well-formed key that cannot be looked up is refused, with no internals shown.
+        let r = check(&key).send(&app).await;
+        refused(&r, 401, "unavailable");
+        for word in ["pool", "sql", "closed", "database"] {
+            assert!(!r.body.to_lowercase().contains(word), "{}", r.body);
+        }
+    }
+);
+
+/// Collects everything logged, at every level, while `body` runs.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+on_both!(the_key_never_appears_in_audit_rows_emails_or_logs, |db| {
+    let app = TestApp::new(db).await;
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let keys = async {
+        let owner = team(&app).await;
+        app.act(&owner, "member@example.com", "revoke").await;
+        app.act(&owner, "member@example.com", "activate").await;
+        let mut keys = vec![];
+        for email in [OWNER, "member@example.com", "visitor@example.com"] {
+            let key = key_of(&app, email, None).await;
+            check(&key).send(&app).await;
+            check(&key)
+                .with("x-original-method", "DELETE")
+                .send(&app)
+                .await;
+            keys.push(key);
+        }
+        app.roster.store.pool.close().await;
+        check(&keys[0]).send(&app).await;
+        keys
+    }
+    .with_subscriber(subscriber)
+    .await;
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("gateway check"), "the logs were captured");
+    let app = app.restart_with(|_| {}).await;
+    let stored: Vec<String> = sqlx::query_scalar(
+        "select coalesce(action, '') || ' ' || coalesce(target, '') || ' ' || coalesce(detail, '') \
+         from audit_log \
+         union all select subject || ' ' || body_text || ' ' || coalesce(body_html, '') from outbox",
+    )
+    .fetch_all(&app.roster.store.pool)
+    .await
+    .unwrap();
+    assert!(stored.len() > 5);
+    for key in &keys {
+        let secret = &key[7..];
+        assert!(!logs.contains(secret), "a key was logged");
+        assert!(
+            stored.iter().all(|s| !s.contains(secret)),
+            "a key was stored in the clear"
+        );
+    }
+});
+
+on_both!(
+    a_missing_or_different_secret_with_stored_keys_stops_the_start,
+    |db| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret.key");
+        let app = TestApp::with(db, |c| c.secret = SecretSource::File(file.clone())).await;
+        app.sign_up(OWNER).await;
+        let key = key_of(&app, OWNER, None).await;
+        let start = |secret: SecretSource| {
+            let mut config = app.config.clone();
+            config.secret = secret;
+            let options = leptos::prelude::LeptosOptions::builder()
+                .output_name("roster")
+                .build();
+            server::build(config, options, app.clock.clone())
+        };
+        let refused_start = |e: server::StartError| {
+            let text = e.to_string();
+            assert!(text.contains("does not open the API keys"), "{text}");
+        };
+        refused_start(
+            start(SecretSource::Given(random_secret()))
+                .await
+                .err()
+                .unwrap(),
+        );
+        let saved = std::fs::read(&file).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        let err = start(SecretSource::File(file.clone())).await.err().unwrap();
+        refused_start(err);
+        std::fs::write(&file, &saved).unwrap();
+        let again = start(SecretSource::File(file.clone())).await.unwrap();
+        let r = status_on(again.router, &key).await;
+        assert_eq!(r, 204);
+    }
+);
+
+on_both!(
+    members_without_a_key_get_one_at_start_and_one_current_key_holds_under_concurrency,
+    |db| {
+        let app = TestApp::new(db).await;
+        team(&app).await;
+        sqlx::query("delete from api_keys")
+            .execute(&app.roster.store.pool)
+            .await
+            .unwrap();
+        let app = app.restart_with(|_| {}).await;
+        assert_eq!(count(&app, "select count(*) from api_keys").await, 3);
+        allowed(
+            &check(&key_of(&app, "visitor@example.com", None).await)
+                .send(&app)
+                .await,
+        );
+        // Sixteen issuers at once for members without a key still give each exactly one.
+        sqlx::query("delete from api_keys")
+            .execute(&app.roster.store.pool)
+            .await
+            .unwrap();
+        let issuers: Vec<_> = (0..16)
+            .map(|_| {
+                let accounts = app.roster.accounts.clone();
+                tokio::spawn(async move { accounts.issue_missing_api_keys().await })
+            })
+            .collect();
+        for issuer in issuers {
+            issuer.await.unwrap().unwrap();
+        }
+        let current = "select count(*) from api_keys where expires_at is null";
+        assert_eq!(count(&app, current).await, 3);
+        // A second current key for one member is impossible, whoever writes it.
+        let user = app.user_id(OWNER).await;
+        let org = org_of(&app, OWNER).await;
+        let second = sqlx::query(
+            "insert into api_keys (org_id, user_id, lookup_hash, prefix, sealed, created_at) \
+             values ($1, $2, 'x', 'rst_xxx', '', 0)",
+        )
+        .bind(org)
+        .bind(user)
+        .execute(&app.roster.store.pool)
+        .await;
+        assert!(second.is_err_and(|e| server::db::is_unique_violation(&e)));
+    }
+);
+
+/// The status of a check of `key` on `router`.
+async fn status_on(router: axum::Router, key: &str) -> u16 {
+    use tower::ServiceExt;
+    let req = axum::http::Request::get("/gateway/check")
+        .header("authorization", format!("Bearer {key}"))
+        .header("x-roster-feature", "products")
+        .header("x-original-method", "GET")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    router.oneshot(req).await.unwrap().status().as_u16()
+}
