@@ -112,6 +112,14 @@ export function row(page: Page, email: string) {
   return page.getByRole("row").filter({ hasText: email });
 }
 
+/** Opens the row's actions menu (unless open) and returns its item with this label. */
+export async function rowAction(page: Page, email: string, label: string) {
+  const r = row(page, email);
+  const button = r.getByRole("button", { name: /^Actions for / });
+  if ((await button.getAttribute("aria-expanded")) !== "true") await button.click();
+  return r.getByRole("menuitem", { name: label, exact: true });
+}
+
 export async function newPage(browser: Browser): Promise<Page> {
   const context = await browser.newContext();
   return context.newPage();

@@ -3,11 +3,13 @@
 mod dialog;
 mod field;
 mod frame;
+mod menu;
 mod toast;
 
 pub use dialog::Dialog;
 pub use field::{Field, FormMessage};
 pub use frame::{Frame, PublicCard};
+pub use menu::ActionMenu;
 pub use toast::{Toaster, Toasts, provide_toasts, toast, toaster};
 
 use crate::error::AppError;

@@ -10,7 +10,7 @@ use crate::api::team::{
     team_members,
 };
 use crate::authz::{Access, Feature, Level, can};
-use crate::components::{Frame, go_to, toaster};
+use crate::components::{ActionMenu, Frame, go_to, toaster};
 use crate::error::AppError;
 use crate::model::team::{
     MemberAction, PAGE_SIZE, Role, RoleOption, RowKind, SortKey, Status, Target, TeamPage, TeamRow,
@@ -463,11 +463,31 @@ fn Row(
         RowKind::Invitation => format!("Invited {}", format_date(row.date)),
     };
     let status_class = format!("badge badge-{}", row.status.as_str());
-    let actions = match row.kind {
-        RowKind::Member => member_actions(&row, &viewer, covered, ctx).into_any(),
-        RowKind::Invitation if covered => invitation_actions(&row, resend_at, ctx).into_any(),
-        RowKind::Invitation => ().into_any(),
+    // At most one action beside the menu: "Resend Invitation", which shows its cool-down.
+    let (primary, items) = match row.kind {
+        RowKind::Member => (None, member_actions(&row, &viewer, covered, ctx)),
+        RowKind::Invitation if covered => {
+            let (resend, items) = invitation_actions(&row, resend_at, ctx);
+            (Some(resend), items)
+        }
+        RowKind::Invitation => (None, Vec::new()),
     };
+    let kind = match row.kind {
+        RowKind::Member => "member",
+        RowKind::Invitation => "invitation",
+    };
+    let menu = (!items.is_empty()).then(|| {
+        let who = if name.trim().is_empty() {
+            row.email.clone()
+        } else {
+            name.clone()
+        };
+        view! {
+            <ActionMenu id=format!("{kind}-{}-actions", row.id) label=format!("Actions for {who}")>
+                {items}
+            </ActionMenu>
+        }
+    });
     view! {
         <tr>
             <td data-label="Name">
@@ -480,17 +500,13 @@ fn Row(
             <td data-label="Role">{row.role_name.clone()}</td>
             <td data-label="Status"><span class=status_class>{row.status.label()}</span></td>
             <td data-label="Joined" class="date">{date}</td>
-            <td data-label="Actions" class="actions"><div class="action-list">{actions}</div></td>
+            <td data-label="Actions" class="actions"><div class="action-list">{primary}{menu}</div></td>
         </tr>
     }
 }
 
-fn member_actions(
-    row: &TeamRow,
-    viewer: &Access,
-    outranked: bool,
-    ctx: TeamCtx,
-) -> impl IntoView + use<> {
+/// The menu items of the actions the viewer may take on a member.
+fn member_actions(row: &TeamRow, viewer: &Access, outranked: bool, ctx: TeamCtx) -> Vec<AnyView> {
     let busy = move || ctx.busy.get();
     let mut buttons = Vec::new();
     let target = Target {
@@ -525,18 +541,22 @@ fn member_actions(
             }
         };
         let class = match action {
-            MemberAction::Remove | MemberAction::Revoke => "btn btn-small btn-danger",
-            _ => "btn btn-small btn-secondary",
+            MemberAction::Remove | MemberAction::Revoke => "menu-item danger",
+            _ => "menu-item",
         };
-        buttons.push(view! {
-            <button type="button" class=class disabled=busy on:click=on_click>{action.label()}</button>
-        }.into_any());
+        buttons.push(
+            view! {
+                <button type="button" role="menuitem" tabindex="-1" class=class disabled=busy
+                    on:click=on_click>{action.label()}</button>
+            }
+            .into_any(),
+        );
     }
     if row.is_self && row.role != Role::Owner {
         buttons.push(
             view! {
-                <button type="button" class="btn btn-small btn-danger" disabled=busy
-                    on:click=move |_| ctx.confirm(Pending::Leave)>"Leave"</button>
+                <button type="button" role="menuitem" tabindex="-1" class="menu-item danger"
+                    disabled=busy on:click=move |_| ctx.confirm(Pending::Leave)>"Leave"</button>
             }
             .into_any(),
         );
@@ -544,8 +564,9 @@ fn member_actions(
     buttons
 }
 
-/// Resend, Copy invite link and Cancel, for an invitation whose role the viewer may give.
-fn invitation_actions(row: &TeamRow, resend_at: i64, ctx: TeamCtx) -> impl IntoView + use<> {
+/// "Resend Invitation", and the menu items Copy invite link and Cancel, for an invitation
+/// whose role the viewer may give.
+fn invitation_actions(row: &TeamRow, resend_at: i64, ctx: TeamCtx) -> (AnyView, Vec<AnyView>) {
     let busy = move || ctx.busy.get();
     let (id, email) = (row.id, row.email.clone());
     let resend_email = email.clone();
@@ -558,16 +579,15 @@ fn invitation_actions(row: &TeamRow, resend_at: i64, ctx: TeamCtx) -> impl IntoV
             std::time::Duration::from_millis(wait),
         );
     }
-    let mut buttons = vec![
-        view! {
-            <button type="button" class="btn btn-small btn-secondary" disabled=move || busy() || cooling.get()
-                title=move || cooling.get().then_some("Sent moments ago: it can be sent again in a minute.")
-                on:click=move |_| ctx.run(resend_invitation(id), format!("Invitation sent again to {resend_email}."))>
-                {move || if cooling.get() { "Resend Invitation (sent just now)" } else { "Resend Invitation" }}
-            </button>
-        }
-        .into_any(),
-    ];
+    let resend = view! {
+        <button type="button" class="btn btn-small btn-secondary" disabled=move || busy() || cooling.get()
+            title=move || cooling.get().then_some("Sent moments ago: it can be sent again in a minute.")
+            on:click=move |_| ctx.run(resend_invitation(id), format!("Invitation sent again to {resend_email}."))>
+            {move || if cooling.get() { "Resend Invitation (sent just now)" } else { "Resend Invitation" }}
+        </button>
+    }
+    .into_any();
+    let mut buttons = Vec::new();
     if row.status == Status::Pending {
         let copy = move |_| {
             let toasts = toaster();
@@ -583,21 +603,20 @@ fn invitation_actions(row: &TeamRow, resend_at: i64, ctx: TeamCtx) -> impl IntoV
         };
         buttons.push(
             view! {
-                <button type="button" class="btn btn-small btn-secondary" disabled=busy on:click=copy>
-                    "Copy invite link"
-                </button>
+                <button type="button" role="menuitem" tabindex="-1" class="menu-item" disabled=busy
+                    on:click=copy>"Copy invite link"</button>
             }
             .into_any(),
         );
     }
     buttons.push(
         view! {
-            <button type="button" class="btn btn-small btn-danger" disabled=busy
+            <button type="button" role="menuitem" tabindex="-1" class="menu-item danger" disabled=busy
                 on:click=move |_| ctx.confirm(Pending::Cancel { id, email: email.clone() })>"Cancel"</button>
         }
         .into_any()
     );
-    buttons
+    (resend, buttons)
 }
 
 /// Does what a confirmed `Pending` change asks for.
