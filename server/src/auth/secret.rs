@@ -21,15 +21,8 @@ pub struct MasterKey([u8; 32]);
 impl MasterKey {
     /// Exactly 64 hexadecimal characters.
     pub fn parse_hex(text: &str) -> Option<MasterKey> {
-        let text = text.as_bytes();
-        if text.len() != 64 {
-            return None;
-        }
         let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(text.chunks(2)) {
-            let pair = std::str::from_utf8(pair).ok()?;
-            *byte = u8::from_str_radix(pair, 16).ok()?;
-        }
+        hex::decode_to_slice(text, &mut bytes).ok()?;
         Some(MasterKey(bytes))
     }
 
@@ -40,7 +33,7 @@ impl MasterKey {
     }
 
     fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 }
 
@@ -179,11 +172,7 @@ impl Keys {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.lookup)
             .expect("HMAC takes a key of any length");
         mac.update(key.expose().as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// The key encrypted for storage (base64 of nonce and ciphertext); it opens only as the
@@ -239,6 +228,7 @@ mod tests {
         assert_eq!(MasterKey::parse_hex(&hex).unwrap().to_hex(), hex);
         assert!(MasterKey::parse_hex(&hex[..62]).is_none());
         assert!(MasterKey::parse_hex(&format!("{}zz", &hex[..62])).is_none());
+        assert!(MasterKey::parse_hex(&format!("{}+f", &hex[..62])).is_none());
         assert!(MasterKey::parse_hex(&format!("{}é", &hex[..62])).is_none());
         assert_eq!(
             format!("{:?}", MasterKey::parse_hex(&hex).unwrap()),

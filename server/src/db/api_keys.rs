@@ -35,6 +35,26 @@ pub async fn insert_current(
     .await
 }
 
+/// Ends the membership's current key now (Remove, Leave): a key that leaked before never
+/// comes back with a later return; the member gets a new one when they join again.
+pub async fn end_current(
+    conn: &mut Conn,
+    org_id: i64,
+    user_id: i64,
+    now: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update api_keys set expires_at = $3 \
+         where org_id = $1 and user_id = $2 and expires_at is null",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_sealed(conn: &mut Conn, id: i64, sealed: &str) -> sqlx::Result<()> {
     sqlx::query("update api_keys set sealed = $2 where id = $1")
         .bind(id)

@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 pub async fn check(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // A header that is there but unreadable counts as an unknown value, refused: never as
+    // absent, which could fall back to a weaker check.
+    let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
     let need = match text("x-roster-need") {
         Some(name) => named_need(name),
         None => text("x-original-method").and_then(method_need),

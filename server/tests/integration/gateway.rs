@@ -321,6 +321,14 @@ on_both!(the_need_follows_the_method_unless_named, |db| {
             .await;
         refused(&r, 403, "insufficient_permission");
     }
+    // A need header that is there but unreadable is refused, never read as absent (which
+    // would fall back to the method's need).
+    let r = check(&visitor)
+        .with("x-original-method", "GET")
+        .with("x-roster-need", "vi\u{e9}w")
+        .send(&app)
+        .await;
+    refused(&r, 403, "insufficient_permission");
     // X-Roster-Need wins over the method, both ways.
     let r = check(&visitor)
         .with("x-original-method", "GET")
@@ -492,7 +500,23 @@ on_both!(
                 .error(),
             None
         );
-        refused(&check(&key).send(&app).await, 401, "member_inactive");
+        refused(&check(&key).send(&app).await, 401, "key_expired");
+        // Invited back, they join with a new key; one that leaked before never returns.
+        assert_eq!(
+            app.invite(&owner, "member@example.com", "member")
+                .await
+                .error(),
+            None
+        );
+        let emailed = app.last_token("member@example.com", "invitation").await;
+        assert_eq!(
+            app.sign_in_to_accept(&emailed, PASSWORD).await.error(),
+            None
+        );
+        refused(&check(&key).send(&app).await, 401, "key_expired");
+        let again = key_of(&app, "member@example.com", None).await;
+        assert_ne!(again, key);
+        allowed(&check(&again).send(&app).await);
         // Leaving ends the key too.
         let visitor = key_of(&app, "visitor@example.com", None).await;
         let session = app.sign_in("visitor@example.com", PASSWORD).await.session();
@@ -502,7 +526,7 @@ on_both!(
             .send()
             .await;
         assert_eq!(r.error(), None, "{}", r.body);
-        refused(&check(&visitor).send(&app).await, 401, "member_inactive");
+        refused(&check(&visitor).send(&app).await, 401, "key_expired");
     }
 );
 

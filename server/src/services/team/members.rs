@@ -6,7 +6,7 @@
 
 use super::{Manager, TeamChange, TeamService, before_after, role_options, seats_full};
 use crate::clock::SECOND;
-use crate::db::{Conn, roles, sessions, team};
+use crate::db::{Conn, api_keys, roles, sessions, team};
 use crate::services::OrInternal;
 use app::authz::{Feature, Level, can};
 use app::error::AppError;
@@ -212,10 +212,19 @@ impl TeamService {
         team::set_status(change, actor.org_id, member.user_id, status)
             .await
             .or_internal("change member")?;
-        if action == MemberAction::Activate {
-            self.accounts
-                .issue_api_key(change, actor.org_id, member.user_id)
-                .await?;
+        match action {
+            MemberAction::Activate => {
+                self.accounts
+                    .issue_api_key(change, actor.org_id, member.user_id)
+                    .await?
+            }
+            // Revoke keeps the key for a later Activate (refused meanwhile); Remove ends it.
+            MemberAction::Remove => {
+                api_keys::end_current(change, actor.org_id, member.user_id, self.now())
+                    .await
+                    .or_internal("end api key")?
+            }
+            _ => {}
         }
         sessions::delete_in_org(change, member.user_id, actor.org_id)
             .await
@@ -280,6 +289,9 @@ impl TeamService {
         team::set_status(&mut change, actor.org_id, actor.user_id, "removed")
             .await
             .or_internal("leave")?;
+        api_keys::end_current(&mut change, actor.org_id, actor.user_id, self.now())
+            .await
+            .or_internal("end api key")?;
         sessions::delete_in_org(&mut change, actor.user_id, actor.org_id)
             .await
             .or_internal("end sessions")?;
