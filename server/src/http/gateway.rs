@@ -7,8 +7,16 @@ use crate::gateway::{Allowed, Ask, Reason, method_need, named_need};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, any};
+use tower_http::catch_panic::CatchPanicLayer;
 
-pub async fn check(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// The check's route: every method (some gateways pass the call's own method on), and a
+/// panic answered as a refusal, since nginx would turn a dropped connection into a 500.
+pub fn route() -> MethodRouter<AppState> {
+    any(check).layer(CatchPanicLayer::custom(|_| refuse(Reason::Unavailable)))
+}
+
+async fn check(State(state): State<AppState>, headers: HeaderMap) -> Response {
     // A header that is there but unreadable counts as an unknown value, refused: never as
     // absent, which could fall back to a weaker check.
     let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
@@ -72,6 +80,13 @@ fn allow(a: Allowed) -> Response {
     for (name, value) in values {
         res.headers_mut().insert(name, value);
     }
+    uncached(res)
+}
+
+/// No answer of the check may be stored by anything between it and the gateway.
+fn uncached(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -84,5 +99,5 @@ fn refuse(reason: Reason) -> Response {
     if status == StatusCode::UNAUTHORIZED {
         h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
-    res
+    uncached(res)
 }

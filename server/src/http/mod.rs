@@ -43,9 +43,11 @@ pub fn extra_routes() -> Vec<(&'static str, Requirement, MethodRouter<AppState>)
     vec![
         ("/healthz", Requirement::Public, get(health)),
         ("/events", live::REQUIREMENT, get(live::events)),
-        ("/gateway/check", Requirement::Public, get(gateway::check)),
+        (GATEWAY_CHECK, Requirement::Public, gateway::route()),
     ]
 }
+
+const GATEWAY_CHECK: &str = "/gateway/check";
 
 /// The page routes, listed once per process. Listing them renders the app with a
 /// process-wide flag set that stops resources from loading (leptos_server's
@@ -62,10 +64,15 @@ pub fn router(state: AppState) -> Router {
     let context = move || provide_context(services.clone());
     let options = state.leptos_options.clone();
     let mut router = Router::new();
+    let mut check = None;
     for (path, _, handler) in extra_routes() {
-        router = router.route(path, handler);
+        if path == GATEWAY_CHECK {
+            check = Some(handler);
+        } else {
+            router = router.route(path, handler);
+        }
     }
-    router
+    let router = router
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -86,8 +93,15 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             guard::security_headers,
         ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
-        .with_state(state)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT));
+    // The gateway check goes in after the layers: it reads no session, no cookie and no body,
+    // so the same-origin rule and the body limit, which would answer 403 or 413 in their own
+    // words, have nothing to guard there.
+    match check {
+        Some(check) => router.route(GATEWAY_CHECK, check),
+        None => router,
+    }
+    .with_state(state)
 }
 
 async fn health() -> axum::Json<serde_json::Value> {
