@@ -63,7 +63,7 @@ pub enum SecretError {
     )]
     Exposed(String),
     #[error(
-        "{0} does not open the API keys stored in the database: set the secret they were sealed with \
+        "{0} is not the secret this database's API keys are sealed with: set that secret \
          (SECRET_KEY, or restore the secret key file); Roster never replaces existing keys silently"
     )]
     Mismatch(String),
@@ -172,6 +172,15 @@ impl Keys {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.lookup)
             .expect("HMAC takes a key of any length");
         mac.update(key.expose().as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// A fingerprint of the secret, to compare the secrets of two starts without storing it:
+    /// a keyed hash of a fixed text under the lookup subkey (hex).
+    pub fn fingerprint(&self) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.lookup)
+            .expect("HMAC takes a key of any length");
+        mac.update(b"roster server secret fingerprint v1");
         hex::encode(mac.finalize().into_bytes())
     }
 

@@ -121,3 +121,17 @@ pub async fn active_without_key(conn: &mut Conn) -> sqlx::Result<Vec<(i64, i64)>
     .fetch_all(conn)
     .await
 }
+
+/// Records `fingerprint` as the server secret's unless one is recorded already; returns the
+/// recorded one.
+pub async fn record_fingerprint(conn: &mut Conn, fingerprint: &str) -> sqlx::Result<String> {
+    sqlx::query(
+        "insert into server_secret (id, fingerprint) values (1, $1) on conflict (id) do nothing",
+    )
+    .bind(fingerprint)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_scalar("select fingerprint from server_secret where id = 1")
+        .fetch_one(conn)
+        .await
+}

@@ -38,20 +38,29 @@ impl AccountService {
 }
 
 /// Refuses to start when the secret does not open the newest stored key (or its lookup hash
-/// no longer matches): a missing or different secret never silently makes new keys.
+/// no longer matches), or differs from the secret the database first started with (recorded
+/// as a fingerprint, so instances that each made their own secret file meet here even before
+/// any key exists): a missing or different secret never silently makes new keys.
 pub async fn check_secret(
     store: &Store,
     keys: &Keys,
     source: &SecretSource,
 ) -> Result<(), StartCheck> {
+    let mismatch = || Err(SecretError::Mismatch(source.describe()).into());
     let mut conn = store.pool.acquire().await?;
-    let Some((id, org_id, lookup_hash, sealed)) = api_keys::newest(&mut conn).await? else {
-        return Ok(());
-    };
-    match keys.open(&sealed, org_id, id) {
-        Some(key) if keys.lookup_hash(&key) == lookup_hash => Ok(()),
-        _ => Err(SecretError::Mismatch(source.describe()).into()),
+    if let Some((id, org_id, lookup_hash, sealed)) = api_keys::newest(&mut conn).await? {
+        match keys.open(&sealed, org_id, id) {
+            Some(key) if keys.lookup_hash(&key) == lookup_hash => {}
+            _ => return mismatch(),
+        }
     }
+    // Recorded only once the stored keys have opened: a database that already holds keys
+    // records the secret they were sealed with.
+    let recorded = api_keys::record_fingerprint(&mut conn, &keys.fingerprint()).await?;
+    if recorded != keys.fingerprint() {
+        return mismatch();
+    }
+    Ok(())
 }
 
 /// Why the start-up check of the secret failed.

@@ -700,7 +700,7 @@ on_both!(
         };
         let refused_start = |e: server::StartError| {
             let text = e.to_string();
-            assert!(text.contains("does not open the API keys"), "{text}");
+            assert!(text.contains("is not the secret this database"), "{text}");
         };
         refused_start(
             start(SecretSource::Given(random_secret()))
@@ -716,6 +716,31 @@ on_both!(
         let again = start(SecretSource::File(file.clone())).await.unwrap();
         let r = status_on(again.router, &key).await;
         assert_eq!(r, 204);
+    }
+);
+
+on_both!(
+    a_second_instance_with_its_own_secret_stops_before_any_key_exists,
+    |db| {
+        // The first instance starts on an empty database with a secret of its own...
+        let app = TestApp::with(db, |c| c.secret = SecretSource::Given(random_secret())).await;
+        assert_eq!(count(&app, "select count(*) from api_keys").await, 0);
+        let start = |secret: SecretSource| {
+            let mut config = app.config.clone();
+            config.secret = secret;
+            let options = leptos::prelude::LeptosOptions::builder()
+                .output_name("roster")
+                .build();
+            server::build(config, options, app.clock.clone())
+        };
+        // ...so a second one that made another secret never issues keys under it.
+        let err = start(SecretSource::Given(random_secret()))
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("is not the secret this database"), "{err}");
+        assert!(start(app.config.secret.clone()).await.is_ok());
     }
 );
 
