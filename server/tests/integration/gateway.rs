@@ -682,6 +682,19 @@ on_both!(the_key_never_appears_in_audit_rows_emails_or_logs, |db| {
     }
 });
 
+/// Another server on `app`'s database, with `secret` as its server secret.
+async fn start_with(
+    app: &TestApp,
+    secret: SecretSource,
+) -> Result<server::Roster, server::StartError> {
+    let mut config = app.config.clone();
+    config.secret = secret;
+    let options = leptos::prelude::LeptosOptions::builder()
+        .output_name("roster")
+        .build();
+    server::build(config, options, app.clock.clone()).await
+}
+
 on_both!(
     a_missing_or_different_secret_with_stored_keys_stops_the_start,
     |db| {
@@ -690,14 +703,7 @@ on_both!(
         let app = TestApp::with(db, |c| c.secret = SecretSource::File(file.clone())).await;
         app.sign_up(OWNER).await;
         let key = key_of(&app, OWNER, None).await;
-        let start = |secret: SecretSource| {
-            let mut config = app.config.clone();
-            config.secret = secret;
-            let options = leptos::prelude::LeptosOptions::builder()
-                .output_name("roster")
-                .build();
-            server::build(config, options, app.clock.clone())
-        };
+        let start = |secret| start_with(&app, secret);
         let refused_start = |e: server::StartError| {
             let text = e.to_string();
             assert!(text.contains("is not the secret this database"), "{text}");
@@ -725,14 +731,7 @@ on_both!(
         // The first instance starts on an empty database with a secret of its own...
         let app = TestApp::with(db, |c| c.secret = SecretSource::Given(random_secret())).await;
         assert_eq!(count(&app, "select count(*) from api_keys").await, 0);
-        let start = |secret: SecretSource| {
-            let mut config = app.config.clone();
-            config.secret = secret;
-            let options = leptos::prelude::LeptosOptions::builder()
-                .output_name("roster")
-                .build();
-            server::build(config, options, app.clock.clone())
-        };
+        let start = |secret| start_with(&app, secret);
         // ...so a second one that made another secret never issues keys under it.
         let err = start(SecretSource::Given(random_secret()))
             .await
