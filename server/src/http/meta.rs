@@ -23,10 +23,8 @@ pub async fn request_meta(State(state): State<AppState>, mut req: Request, next:
     };
     let session_token = session_cookie(req.headers(), state.cookie_name);
     let path = req.uri().path();
-    // The gateway check answers for an API key alone: a cookie nginx passes along costs no
-    // lookup and can neither help nor change its status.
     let actor = match &session_token {
-        Some(token) if !path.starts_with("/pkg/") && !path.starts_with("/gateway/") => {
+        Some(token) if !path.starts_with("/pkg/") => {
             match state.services.accounts.authenticate(token).await {
                 Ok(actor) => actor,
                 Err(e) => return refuse(e),
