@@ -4,14 +4,20 @@
 //! transaction commits. On PostgreSQL the event is a `NOTIFY` sent inside the transaction,
 //! so PostgreSQL delivers it at commit (and never for a rolled-back change) to every Roster
 //! instance listening on the database, this one included.
+//!
+//! The same events keep the gateway's caches true (`crate::gateway::watch`): this process's
+//! changes reach them at commit, other instances' by `NOTIFY`, and so do the keys issued.
 
-use crate::db::{Backend, Conn, Store};
+use crate::db::{Backend, Conn, Store, api_keys};
+use crate::gateway::watch::{Watch, short};
 use sqlx::postgres::PgListener;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
 const CHANNEL: &str = "roster_events";
+/// The payload of a key issued: this prefix and the key's short lookup hash in hex.
+const KEY_ISSUED: &str = "key:";
 
 /// A change to the team of one organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,23 +29,37 @@ pub struct TeamChanged {
 pub struct Events {
     backend: Backend,
     local: broadcast::Sender<TeamChanged>,
+    /// What the gateway's caches must know of changes.
+    pub watch: Arc<Watch>,
     /// Set when the server begins to shut down, so open streams end and let it finish.
     stopping: Arc<watch::Sender<bool>>,
 }
 
 impl Events {
     /// Starts the event hub; on PostgreSQL it is listening for every instance's events
-    /// (this one's included) before it returns.
+    /// (this one's included) before it returns. The stored keys are read once listening,
+    /// so a key issued meanwhile is either read or heard of.
     pub async fn start(store: &Store, database_url: &str) -> sqlx::Result<Self> {
         let (local, _) = broadcast::channel(1024);
-        if store.backend == Backend::Postgres {
-            let mut listener = PgListener::connect(database_url).await?;
-            listener.listen(CHANNEL).await?;
-            tokio::spawn(forward(listener, database_url.to_owned(), local.clone()));
+        let watch = Arc::new(Watch::default());
+        let listener = match store.backend {
+            Backend::Postgres => Some(listen(database_url).await?),
+            Backend::Sqlite => None,
+        };
+        know_stored_keys(store, &watch).await?;
+        if let Some(listener) = listener {
+            let hub = Hub {
+                url: database_url.to_owned(),
+                store: store.clone(),
+                local: local.clone(),
+                watch: watch.clone(),
+            };
+            tokio::spawn(hub.forward(listener));
         }
         Ok(Self {
             backend: store.backend,
             local,
+            watch,
             stopping: Arc::new(watch::channel(false).0),
         })
     }
@@ -71,36 +91,102 @@ impl Events {
         Ok(())
     }
 
-    /// Called after the transaction committed (SQLite: delivered now).
+    /// Called after the transaction committed (SQLite: delivered now). This process's
+    /// gateway caches drop the organization's entries now on either database, before the
+    /// change's request answers.
     pub fn committed(&self, org_id: i64) {
+        self.watch.org_changed(org_id);
         if self.backend == Backend::Sqlite {
             let _ = self.local.send(TeamChanged { org_id });
         }
     }
+
+    /// A key with `lookup_hash` is being issued in the caller's transaction: known here at
+    /// once (a key known too early only costs a lookup), elsewhere at commit.
+    pub async fn key_issued(&self, conn: &mut Conn, lookup_hash: &str) -> sqlx::Result<()> {
+        self.watch.key_issued(lookup_hash);
+        if self.backend == Backend::Postgres
+            && let Some(short) = short(lookup_hash)
+        {
+            sqlx::query("select pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(format!("{KEY_ISSUED}{short:016x}"))
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
-async fn forward(mut listener: PgListener, url: String, local: broadcast::Sender<TeamChanged>) {
-    loop {
-        // `recv` reconnects by itself after a lost connection; anything else starts over.
-        match listener.recv().await {
-            Ok(n) => {
-                if let Ok(org_id) = n.payload().parse() {
-                    let _ = local.send(TeamChanged { org_id });
+async fn listen(url: &str) -> sqlx::Result<PgListener> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+async fn know_stored_keys(store: &Store, watch: &Watch) -> sqlx::Result<()> {
+    let mut conn = store.pool.acquire().await?;
+    let hashes = api_keys::short_hashes(&mut conn).await?;
+    watch.know_exactly(hashes.iter().map(String::as_str));
+    Ok(())
+}
+
+/// The PostgreSQL side: every instance's notifications, to live pages and the caches.
+struct Hub {
+    url: String,
+    store: Store,
+    local: broadcast::Sender<TeamChanged>,
+    watch: Arc<Watch>,
+}
+
+impl Hub {
+    async fn forward(self, mut listener: PgListener) {
+        loop {
+            // `try_recv` says when the connection was lost (`Ok(None)`); notifications sent
+            // until it listens again are lost, so the caches stand aside until then.
+            match listener.try_recv().await {
+                Ok(Some(n)) => self.deliver(n.payload()),
+                Ok(None) => {
+                    tracing::warn!("live updates listener lost its connection; reconnecting");
+                    listener = self.reconnect().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "live updates listener failed; reconnecting");
+                    listener = self.reconnect().await;
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "live updates listener failed; reconnecting");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                match PgListener::connect(&url).await {
-                    Ok(mut l) => match l.listen(CHANNEL).await {
-                        Ok(()) => listener = l,
-                        Err(e) => tracing::warn!(error = %e, "cannot listen for live updates"),
-                    },
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot connect the live updates listener")
-                    }
+        }
+    }
+
+    fn deliver(&self, payload: &str) {
+        if let Some(hash) = payload.strip_prefix(KEY_ISSUED) {
+            self.watch.key_issued(hash);
+        } else if let Ok(org_id) = payload.parse() {
+            self.watch.org_changed(org_id);
+            let _ = self.local.send(TeamChanged { org_id });
+        }
+    }
+
+    /// Listens again, then rereads the stored keys and lets go of everything cached, and
+    /// only then lets the caches be used again.
+    async fn reconnect(&self) -> PgListener {
+        self.watch.set_listening(false);
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let listener = match listen(&self.url).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for live updates");
+                    continue;
                 }
+            };
+            if let Err(e) = know_stored_keys(&self.store, &self.watch).await {
+                tracing::warn!(error = %e, "cannot read the stored keys");
+                continue;
             }
+            self.watch.everything_changed();
+            self.watch.set_listening(true);
+            return listener;
         }
     }
 }

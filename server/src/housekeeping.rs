@@ -1,6 +1,7 @@
 //! A periodic sweep of what has stopped mattering: ended sessions, spent or expired one-time
 //! tokens and invitation links, old sign-in failure counts, delivered or abandoned outbox
-//! rows, the invitation-email counts behind the quotas, and idle in-memory limiter entries.
+//! rows, the invitation-email counts behind the quotas, the ids of written usage batches, and
+//! idle in-memory limiter entries.
 
 use crate::clock::{Clock, DAY, Millis};
 use crate::db::Store;
@@ -11,6 +12,9 @@ use std::time::Duration;
 
 /// How long sent and failed emails stay in the outbox (for support questions).
 pub const OUTBOX_KEEP: Millis = 14 * DAY;
+/// How long a written usage batch's id is kept: a batch is written again, if ever, within
+/// minutes of its first write.
+pub const USAGE_BATCH_KEEP: Millis = 7 * DAY;
 const EVERY: Duration = Duration::from_secs(10 * 60);
 
 #[derive(Clone)]
@@ -29,6 +33,7 @@ pub struct Swept {
     pub sign_in_failures: u64,
     pub outbox: u64,
     pub invitation_emails: u64,
+    pub usage_batches: u64,
 }
 
 async fn sweep(store: &Store, sql: &str, binds: &[Millis]) -> sqlx::Result<u64> {
@@ -80,6 +85,12 @@ impl Housekeeping {
                 s,
                 "delete from invitation_emails where sent_at <= $1",
                 &[now - DAY],
+            )
+            .await?,
+            usage_batches: sweep(
+                s,
+                "delete from gateway_usage_batches where written_at <= $1",
+                &[now - USAGE_BATCH_KEEP],
             )
             .await?,
         };

@@ -88,6 +88,7 @@ pub async fn build(
         limits,
         mail_wake: wake.clone(),
         keys: keys.clone(),
+        events: events.clone(),
     };
     accounts
         .issue_missing_api_keys()
@@ -108,11 +109,12 @@ pub async fn build(
         events: events.clone(),
     };
     let org = services::OrgService { team: team.clone() };
-    let gateway = gateway::Gateway {
-        store: store.clone(),
-        clock: accounts.clock.clone(),
+    let gateway = gateway::Gateway::new(
+        store.clone(),
+        accounts.clock.clone(),
         keys,
-    };
+        events.watch.clone(),
+    );
     let state = http::AppState {
         leptos_options,
         services: Services {

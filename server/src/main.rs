@@ -83,7 +83,9 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let roster = server::build(config, options, Clock::system()).await?;
     tokio::spawn(roster.worker.run());
     tokio::spawn(roster.housekeeping.run());
+    tokio::spawn(roster.gateway.clone().write_usage());
     let events = roster.events.clone();
+    let gateway = roster.gateway.clone();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, %public, "Roster is listening");
     axum::serve(
@@ -99,6 +101,10 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         events.stop();
     })
     .await?;
+    // The counts of the last checks, written before the process ends.
+    if !gateway.flush_usage().await {
+        tracing::error!("gateway usage could not be written at shutdown");
+    }
     Ok(())
 }
 

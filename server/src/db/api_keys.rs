@@ -111,6 +111,13 @@ pub async fn newest(conn: &mut Conn) -> sqlx::Result<Option<(i64, i64, String, S
     .await
 }
 
+/// The first sixteen hex digits of every stored key's lookup hash.
+pub async fn short_hashes(conn: &mut Conn) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select substr(lookup_hash, 1, 16) from api_keys")
+        .fetch_all(conn)
+        .await
+}
+
 /// Active memberships without a current key: (organization, user).
 pub async fn active_without_key(conn: &mut Conn) -> sqlx::Result<Vec<(i64, i64)>> {
     sqlx::query_as(

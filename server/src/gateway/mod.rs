@@ -1,6 +1,11 @@
 //! The gateway check: may this API key do this? The key is parsed before anything else (a
-//! malformed key costs no database work), then its holder is read as they are now
-//! (`Gateway::principal`, the one lookup) and `authz::can` decides with their current role.
+//! malformed key costs no database work), a key never issued is refused from memory
+//! (`watch`), then its holder as they are now comes from the cache or, on a miss, from the
+//! one database lookup (`Gateway::principal`), and `authz::can` decides with their current
+//! role.
+
+pub mod usage;
+pub mod watch;
 
 use crate::auth::api_key::ApiKey;
 use crate::auth::secret::Keys;
@@ -10,17 +15,40 @@ use app::authz::{Access, Feature, Need, can};
 use app::error::PERMISSION_DENIED;
 use app::model::team::Role;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+use usage::{Counted, Usage};
+use watch::{Generation, OrgGeneration, Watch};
+
+/// Principals held at most; each is a few hundred bytes.
+pub const CACHE_CAPACITY: u64 = 100_000;
+/// A principal is read again after this long even if nothing said it changed.
+const CACHE_TTL: Duration = Duration::from_secs(600);
 
 #[derive(Clone)]
 pub struct Gateway {
     pub store: Store,
     pub clock: Clock,
     pub keys: Arc<Keys>,
+    pub watch: Arc<Watch>,
+    cache: moka::future::Cache<String, Arc<Cached>>,
+    /// Database lookups of a key's holder since the start.
+    reads: Arc<AtomicU64>,
+    /// Every check, counted.
+    pub usage: Arc<Usage>,
+}
+
+/// A cached lookup: what it found, and when it began, to know whether it is still true.
+struct Cached {
+    at: Generation,
+    org: Option<Arc<OrgGeneration>>,
+    principal: Option<Arc<Principal>>,
 }
 
 /// A key's holder as they are now: the membership, its role's access and the organization's
 /// regions.
 pub struct Principal {
+    pub key_id: i64,
     pub org_id: i64,
     pub user_id: i64,
     pub email: String,
@@ -127,8 +155,75 @@ pub fn named_need(name: &str) -> Option<Need> {
 }
 
 impl Gateway {
-    /// Decides one check.
+    pub fn new(store: Store, clock: Clock, keys: Arc<Keys>, watch: Arc<Watch>) -> Self {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(CACHE_CAPACITY)
+            .time_to_live(CACHE_TTL)
+            .build();
+        Self {
+            store,
+            clock,
+            keys,
+            watch,
+            cache,
+            reads: Arc::default(),
+            usage: Arc::default(),
+        }
+    }
+
+    /// Writes the counts taken so far (see `usage`); whether nothing is left unwritten.
+    pub async fn flush_usage(&self) -> bool {
+        self.usage.flush(&self.store, self.clock.now()).await
+    }
+
+    /// Writes the counts every `usage::FLUSH_EVERY`, for as long as the server runs; the
+    /// server flushes once more at shutdown.
+    pub async fn write_usage(self) {
+        let mut every = tokio::time::interval(usage::FLUSH_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            self.flush_usage().await;
+        }
+    }
+
+    /// How many times a key's holder was read from the database since the start.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Relaxed)
+    }
+
+    /// Decides one check and counts it.
     pub async fn check(&self, ask: Ask<'_>) -> Result<Allowed, Reason> {
+        let feature = ask.feature.and_then(Feature::parse);
+        let mut holder = None;
+        let decided = self.decide(&ask, feature, &mut holder).await;
+        let now = self.clock.now();
+        let p = holder.as_deref();
+        // A region is counted only as one of the organization's: no made-up codes.
+        let region = ask
+            .region
+            .filter(|code| p.is_some_and(|p| p.regions.iter().any(|r| r == code)));
+        self.usage.record(
+            Counted {
+                org_id: p.map_or(0, |p| p.org_id),
+                user_id: p.map_or(0, |p| p.user_id),
+                key_id: p.map_or(0, |p| p.key_id),
+                feature: feature.map_or("", Feature::key),
+                region: region.unwrap_or_default().to_owned(),
+                outcome: decided.as_ref().map_or_else(|r| r.code(), |_| "allowed"),
+                minute: usage::minute(now),
+            },
+            now,
+        );
+        decided
+    }
+
+    async fn decide(
+        &self,
+        ask: &Ask<'_>,
+        feature: Option<Feature>,
+        holder: &mut Option<Arc<Principal>>,
+    ) -> Result<Allowed, Reason> {
         let key = match ask.keys.as_slice() {
             [] => return Err(Reason::MissingKey),
             [one] => ApiKey::parse(one).map_err(|_| Reason::MalformedKey)?,
@@ -136,43 +231,80 @@ impl Gateway {
             _ => return Err(Reason::MalformedKey),
         };
         let principal = self
-            .principal(&key)
+            .holder(&key)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "gateway check: read the key's holder");
                 Reason::Unavailable
             })?
             .ok_or(Reason::UnknownKey)?;
+        *holder = Some(principal.clone());
         if principal.expires_at.is_some_and(|t| t <= self.clock.now()) {
             return Err(Reason::KeyExpired);
         }
         if !principal.active {
             return Err(Reason::MemberInactive);
         }
-        let feature = ask
-            .feature
-            .and_then(Feature::parse)
-            .ok_or(Reason::InsufficientPermission)?;
+        let feature = feature.ok_or(Reason::InsufficientPermission)?;
         let need = ask.need.ok_or(Reason::InsufficientPermission)?;
         permitted(&principal, feature, need, ask.region)?;
         Ok(Allowed {
             user_id: principal.user_id,
-            email: principal.email,
+            email: principal.email.clone(),
             org_id: principal.org_id,
             role: principal.role,
         })
     }
 
-    /// The holder of `key` as they are now, or `None` for a key never issued. The one
-    /// database lookup of a check.
-    pub async fn principal(&self, key: &ApiKey) -> sqlx::Result<Option<Principal>> {
+    /// The holder of `key` as they are now, or `None` for a key never issued: from memory
+    /// while changes made anywhere are heard, else from the database.
+    async fn holder(&self, key: &ApiKey) -> sqlx::Result<Option<Arc<Principal>>> {
+        let lookup_hash = self.keys.lookup_hash(key);
+        if !self.watch.listening() {
+            return Ok(self.principal(&lookup_hash).await?.map(Arc::new));
+        }
+        if !self.watch.may_exist(&lookup_hash) {
+            return Ok(None);
+        }
+        // Concurrent misses of one key wait for one read. An entry whose read began before
+        // its organization changed is dropped and read again.
+        for _ in 0..3 {
+            let entry = self
+                .cache
+                .try_get_with_by_ref(&lookup_hash, self.fill(&lookup_hash))
+                .await
+                .map_err(|e| sqlx::Error::Protocol(format!("cache fill: {e}")))?;
+            if self.watch.current(entry.at, entry.org.as_deref()) {
+                return Ok(entry.principal.clone());
+            }
+            self.cache.invalidate(&lookup_hash).await;
+        }
+        // The organization changes faster than it can be read: read it uncached.
+        Ok(self.principal(&lookup_hash).await?.map(Arc::new))
+    }
+
+    async fn fill(&self, lookup_hash: &str) -> sqlx::Result<Arc<Cached>> {
+        let at = self.watch.now();
+        let principal = self.principal(lookup_hash).await?;
+        Ok(Arc::new(Cached {
+            at,
+            org: principal.as_ref().map(|p| self.watch.org(p.org_id)),
+            principal: principal.map(Arc::new),
+        }))
+    }
+
+    /// The holder of the key stored under `lookup_hash` as they are now: the one database
+    /// lookup of a check.
+    pub async fn principal(&self, lookup_hash: &str) -> sqlx::Result<Option<Principal>> {
+        self.reads.fetch_add(1, Relaxed);
         let mut conn = self.store.pool.acquire().await?;
-        let Some(h) = api_keys::holder(&mut conn, &self.keys.lookup_hash(key)).await? else {
+        let Some(h) = api_keys::holder(&mut conn, lookup_hash).await? else {
             return Ok(None);
         };
         let access = roles::access(&mut conn, h.role).await?;
         let regions = roles::regions(&mut conn, h.org_id).await?;
         Ok(Some(Principal {
+            key_id: h.key_id,
             org_id: h.org_id,
             user_id: h.user_id,
             email: h.email,
@@ -224,6 +356,7 @@ mod tests {
 
     fn principal(access: Access) -> Principal {
         Principal {
+            key_id: 3,
             org_id: 1,
             user_id: 2,
             email: "ada@example.com".into(),

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any};
+use std::sync::atomic::Ordering::Relaxed;
 use tower_http::catch_panic::CatchPanicLayer;
 
 /// The check's route: every method (some gateways pass the call's own method on), and a
@@ -99,5 +100,60 @@ fn refuse(reason: Reason) -> Response {
     if status == StatusCode::UNAUTHORIZED {
         h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    uncached(res)
+}
+
+/// `GET /metrics`: the gateway's counters in the Prometheus text format. Counts only, no
+/// names or keys; still, serve it to the monitoring network only.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let g = &state.gateway;
+    let u = &g.usage;
+    let mut text = String::new();
+    let mut counter = |name: &str, help: &str, kind: &str, values: &[(String, u64)]| {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, value) in values {
+            text.push_str(&format!("{name}{labels} {value}\n"));
+        }
+    };
+    let by_outcome: Vec<_> = u
+        .checks()
+        .map(|(o, n)| (format!("{{outcome=\"{o}\"}}"), n))
+        .collect();
+    counter(
+        "roster_gateway_checks_total",
+        "Gateway checks answered since the start, by outcome.",
+        "counter",
+        &by_outcome,
+    );
+    counter(
+        "roster_gateway_holder_reads_total",
+        "Database lookups of a key's holder (cache misses) since the start.",
+        "counter",
+        &[(String::new(), g.reads())],
+    );
+    counter(
+        "roster_gateway_usage_batches_written_total",
+        "Batches of check counts written to the database since the start.",
+        "counter",
+        &[(String::new(), u.batches_written.load(Relaxed))],
+    );
+    counter(
+        "roster_gateway_usage_batches_failed_total",
+        "Failed writes of a batch of check counts (each kept and written again).",
+        "counter",
+        &[(String::new(), u.batches_failed.load(Relaxed))],
+    );
+    let unwritten = u.unwritten().await as u64;
+    counter(
+        "roster_gateway_usage_batches_unwritten",
+        "Batches of check counts waiting to be written.",
+        "gauge",
+        &[(String::new(), unwritten)],
+    );
+    let mut res = text.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     uncached(res)
 }

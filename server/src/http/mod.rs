@@ -44,6 +44,7 @@ pub fn extra_routes() -> Vec<(&'static str, Requirement, MethodRouter<AppState>)
         ("/healthz", Requirement::Public, get(health)),
         ("/events", live::REQUIREMENT, get(live::events)),
         (GATEWAY_CHECK, Requirement::Public, gateway::route()),
+        ("/metrics", Requirement::Public, get(gateway::metrics)),
     ]
 }
 

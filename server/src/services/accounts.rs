@@ -8,6 +8,7 @@ use crate::clock::{Clock, DAY, HOUR, MINUTE, Millis};
 use crate::config::Config;
 use crate::db::throttle::{self, Reservation};
 use crate::db::{self, Conn, Store, audit, outbox, roles, sessions, tokens, users};
+use crate::events::Events;
 use crate::mail::Templates;
 use app::error::AppError;
 use app::model::{CurrentUser, EmailAddress, OrgChoice, Password, Terms};
@@ -52,6 +53,8 @@ pub struct AccountService {
     pub mail_wake: Arc<Notify>,
     /// Hashes and seals API keys.
     pub keys: Arc<Keys>,
+    /// Tells the gateway's caches, here and on other instances, of keys issued.
+    pub events: Events,
 }
 
 #[derive(Serialize)]

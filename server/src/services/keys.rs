@@ -31,6 +31,10 @@ impl AccountService {
         else {
             return Ok(());
         };
+        self.events
+            .key_issued(conn, &lookup_hash)
+            .await
+            .or_internal("announce api key")?;
         api_keys::set_sealed(conn, id, &self.keys.seal(&key, org_id, id))
             .await
             .or_internal("seal api key")

@@ -7,6 +7,7 @@ use app::error::PERMISSION_DENIED;
 use server::auth::api_key::ApiKey;
 use server::auth::secret::SecretSource;
 use sqlx::Row;
+use std::sync::atomic::Ordering;
 use tracing::instrument::WithSubscriber;
 
 const OWNER: &str = "ada@example.com";
@@ -284,6 +285,8 @@ on_both!(every_refusal_has_its_status_reason_and_message, |db| {
             .execute(&app.roster.store.pool)
             .await
             .unwrap();
+        // A write behind Roster's back: its caches must be told.
+        app.roster.gateway.watch.everything_changed();
         let r = check(&key).send(&app).await;
         if works {
             allowed(&r);
@@ -655,6 +658,8 @@ on_both!(the_key_never_appears_in_audit_rows_emails_or_logs, |db| {
             keys.push(key);
         }
         app.roster.store.pool.close().await;
+        // Read again, the key meets the closed database.
+        app.roster.gateway.watch.everything_changed();
         check(&keys[0]).send(&app).await;
         keys
     }
@@ -824,5 +829,266 @@ on_both!(
             let r = call.send().await;
             assert_eq!(r.status, 204, "{method}: {}", r.body);
         }
+    }
+);
+
+on_both!(
+    checks_are_answered_from_memory_and_made_up_keys_cost_no_lookup,
+    |db| {
+        let app = TestApp::new(db).await;
+        let owner = team(&app).await;
+        let key = key_of(&app, "member@example.com", None).await;
+        let gateway = &app.roster.gateway;
+        let before = gateway.reads();
+        for _ in 0..20 {
+            allowed(&check(&key).send(&app).await);
+        }
+        assert_eq!(gateway.reads() - before, 1, "one read, then from memory");
+        // A storm of well-formed keys never issued, and of malformed ones: no lookup.
+        let before = gateway.reads();
+        for _ in 0..200 {
+            let made_up = ApiKey::generate();
+            refused(
+                &check(made_up.expose()).send(&app).await,
+                401,
+                "unknown_key",
+            );
+            refused(
+                &check("rst_nonsense").send(&app).await,
+                401,
+                "malformed_key",
+            );
+        }
+        assert_eq!(gateway.reads(), before, "made-up keys were looked up");
+        // A revoked key is answered from memory too once read again.
+        app.act(&owner, "member@example.com", "revoke").await;
+        refused(&check(&key).send(&app).await, 401, "member_inactive");
+        let before = gateway.reads();
+        for _ in 0..20 {
+            refused(&check(&key).send(&app).await, 401, "member_inactive");
+        }
+        assert_eq!(gateway.reads(), before);
+        // Another organization's change leaves this one's entries be.
+        let other = app.member("grace@example.com").await;
+        app.joined(&other, "guest@example.com", "member").await;
+        refused(&check(&key).send(&app).await, 401, "member_inactive");
+        assert_eq!(gateway.reads(), before);
+    }
+);
+
+/// Two instances on one PostgreSQL database: a Revoke made on one is refused by the other's
+/// warm cache once the notification arrives (milliseconds), and a key issued on one is known
+/// to the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_instance_drops_a_revoked_key_and_knows_a_new_one() {
+    let app = TestApp::new(Db::Postgres).await;
+    let owner = team(&app).await;
+    let key = key_of(&app, "member@example.com", None).await;
+    let other = start_with(&app, app.config.secret.clone()).await.unwrap();
+    assert_eq!(status_on(other.router.clone(), &key).await, 204);
+    assert_eq!(status_on(other.router.clone(), &key).await, 204);
+    let reads = other.gateway.reads();
+    app.act(&owner, "member@example.com", "revoke").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while status_on(other.router.clone(), &key).await != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still allowed after 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        other.gateway.reads() > reads,
+        "read again after the notification"
+    );
+    // A member who joins on the first instance has a key the second knows.
+    app.joined(&owner, "late@example.com", "member").await;
+    let late = key_of(&app, "late@example.com", None).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while status_on(other.router.clone(), &late).await != 204 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new key unknown after 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The stored counts: (user, feature, region, outcome, calls), in order.
+async fn usage_rows(app: &TestApp) -> Vec<(i64, String, String, String, i64)> {
+    sqlx::query_as(
+        "select user_id, feature, region, outcome, calls from gateway_usage \
+         order by user_id, feature, region, outcome",
+    )
+    .fetch_all(&app.roster.store.pool)
+    .await
+    .unwrap()
+}
+
+on_both!(
+    every_check_is_counted_per_member_feature_region_and_outcome,
+    |db| {
+        let app = TestApp::new(db).await;
+        team(&app).await;
+        let key = key_of(&app, "member@example.com", None).await;
+        let member = app.user_id("member@example.com").await;
+        let org = org_of(&app, OWNER).await;
+        for _ in 0..7 {
+            allowed(&check(&key).send(&app).await);
+        }
+        for _ in 0..3 {
+            let r = check(&key)
+                .with("x-original-method", "DELETE")
+                .send(&app)
+                .await;
+            refused(&r, 403, "insufficient_permission");
+        }
+        for _ in 0..2 {
+            allowed(&check(&key).with("x-roster-region", "EU").send(&app).await);
+        }
+        let r = check(&key).with("x-roster-region", "MARS").send(&app).await;
+        refused(&r, 403, "region_denied");
+        refused(
+            &check(ApiKey::generate().expose()).send(&app).await,
+            401,
+            "unknown_key",
+        );
+        refused(&check("rst_bad").send(&app).await, 401, "malformed_key");
+        // Nothing is written per call; a flush writes them all.
+        assert!(usage_rows(&app).await.is_empty());
+        assert!(app.roster.gateway.flush_usage().await);
+        let owned = |u, f: &str, r: &str, o: &str, n| (u, f.into(), r.into(), o.into(), n);
+        assert_eq!(
+            usage_rows(&app).await,
+            vec![
+                owned(0, "products", "", "malformed_key", 1),
+                owned(0, "products", "", "unknown_key", 1),
+                owned(member, "products", "", "allowed", 7),
+                owned(member, "products", "", "insufficient_permission", 3),
+                // A region not the organization's is counted without its made-up code.
+                owned(member, "products", "", "region_denied", 1),
+                owned(member, "products", "EU", "allowed", 2),
+            ]
+        );
+        let orgs: Vec<i64> =
+            sqlx::query_scalar("select distinct org_id from gateway_usage order by org_id")
+                .fetch_all(&app.roster.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(orgs, vec![0, org]);
+        let minute: i64 = sqlx::query_scalar("select max(minute) from gateway_usage")
+            .fetch_one(&app.roster.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(minute, START / 60_000);
+        // The key's last use is the time of its last check, written with the counts.
+        let last_used = || async {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "select last_used_at from api_keys where user_id = $1",
+            )
+            .bind(member)
+            .fetch_one(&app.roster.store.pool)
+            .await
+            .unwrap()
+        };
+        assert_eq!(last_used().await, Some(START));
+        // Later checks add to the stored counts, in the same minute and the next.
+        app.clock.advance(61_000);
+        for _ in 0..5 {
+            allowed(&check(&key).send(&app).await);
+        }
+        assert!(app.roster.gateway.flush_usage().await);
+        let total: i64 = sqlx::query_scalar("select cast(sum(calls) as bigint) from gateway_usage")
+            .fetch_one(&app.roster.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(total, 7 + 3 + 2 + 1 + 1 + 1 + 5);
+        assert_eq!(last_used().await, Some(START + 61_000));
+        // An empty flush writes nothing and is no batch.
+        let written = app
+            .roster
+            .gateway
+            .usage
+            .batches_written
+            .load(Ordering::Relaxed);
+        assert!(app.roster.gateway.flush_usage().await);
+        assert_eq!(
+            app.roster
+                .gateway
+                .usage
+                .batches_written
+                .load(Ordering::Relaxed),
+            written
+        );
+    }
+);
+
+on_both!(
+    a_batch_that_fails_to_write_is_kept_and_counted_once_later,
+    |db| {
+        let app = TestApp::new(db).await;
+        team(&app).await;
+        let key = key_of(&app, "member@example.com", None).await;
+        let usage = &app.roster.gateway.usage;
+        let rename = |from: &'static str, to: &'static str| {
+            let pool = app.roster.store.pool.clone();
+            async move {
+                sqlx::query(&format!("alter table {from} rename to {to}"))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        };
+        for _ in 0..4 {
+            allowed(&check(&key).send(&app).await);
+        }
+        rename("gateway_usage", "gateway_usage_away").await;
+        assert!(!app.roster.gateway.flush_usage().await);
+        assert_eq!(usage.batches_failed.load(Ordering::Relaxed), 1);
+        assert_eq!(usage.unwritten().await, 1);
+        // Checks go on meanwhile, and another failed flush keeps both batches.
+        for _ in 0..3 {
+            allowed(&check(&key).send(&app).await);
+        }
+        assert!(!app.roster.gateway.flush_usage().await);
+        assert_eq!(usage.unwritten().await, 2);
+        let metrics = app.get("/metrics").send().await;
+        assert_eq!(metrics.status, 200);
+        assert!(
+            metrics
+                .body
+                .contains("roster_gateway_usage_batches_failed_total 2"),
+            "{}",
+            metrics.body
+        );
+        assert!(
+            metrics
+                .body
+                .contains("roster_gateway_usage_batches_unwritten 2")
+        );
+        assert!(
+            metrics
+                .body
+                .contains("roster_gateway_checks_total{outcome=\"allowed\"} 7")
+        );
+        rename("gateway_usage_away", "gateway_usage").await;
+        assert!(app.roster.gateway.flush_usage().await);
+        assert_eq!(usage.unwritten().await, 0);
+        assert_eq!(usage.batches_written.load(Ordering::Relaxed), 2);
+        let total: i64 = sqlx::query_scalar("select cast(sum(calls) as bigint) from gateway_usage")
+            .fetch_one(&app.roster.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(total, 7);
+        let metrics = app.get("/metrics").send().await;
+        assert!(
+            metrics
+                .body
+                .contains("roster_gateway_usage_batches_written_total 2")
+        );
+        // Written batch ids are swept after a week.
+        app.clock.advance(8 * 24 * 3_600_000);
+        let swept = app.roster.housekeeping.run_once().await.unwrap();
+        assert_eq!(swept.usage_batches, 2);
     }
 );

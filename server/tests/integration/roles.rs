@@ -87,7 +87,7 @@ fn every_server_function_and_route_declares_what_it_needs() {
         .into_iter()
         .map(|(p, _, _)| p)
         .collect();
-    assert_eq!(extra, ["/healthz", "/events", "/gateway/check"]);
+    assert_eq!(extra, ["/healthz", "/events", "/gateway/check", "/metrics"]);
 }
 
 on_both!(an_undeclared_server_function_path_is_refused, |db| {

@@ -1,0 +1,211 @@
+//! Every gateway check counted, allowed and refused: added up in memory per organization,
+//! member, key, feature, region, outcome and minute, and written in batches.
+//!
+//! A batch is the counts taken out of memory at once, under an id of its own. Writing it adds
+//! its counts to the stored ones and records its id in the same transaction, so a batch
+//! written again (the commit's answer was lost) counts once. A batch that fails to write is
+//! kept, whole and in order, and written again at the next flush: no count is dropped. What a
+//! crash (kill -9) loses is what was not yet written: the counts since the last flush (at
+//! most `FLUSH_EVERY` of checks) and batches still waiting after a failed write.
+
+use crate::clock::{MINUTE, Millis};
+use crate::db::Store;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// How often counts are written.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// Every outcome a check can have: allowed, or a refusal's reason code.
+pub const OUTCOMES: [&str; 9] = [
+    "allowed",
+    "missing_key",
+    "malformed_key",
+    "unknown_key",
+    "key_expired",
+    "member_inactive",
+    "insufficient_permission",
+    "region_denied",
+    "unavailable",
+];
+/// Rows a single insert statement carries.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// What one check is counted under. Ids are 0 and texts empty where there is none.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Counted {
+    pub org_id: i64,
+    pub user_id: i64,
+    pub key_id: i64,
+    pub feature: &'static str,
+    pub region: String,
+    pub outcome: &'static str,
+    pub minute: i64,
+}
+
+/// Counts taken out of memory together, written under one id.
+struct Batch {
+    id: String,
+    counts: Vec<(Counted, u64)>,
+    /// The latest check per key.
+    last_used: Vec<(i64, Millis)>,
+}
+
+#[derive(Default)]
+struct Pending {
+    counts: HashMap<Counted, u64>,
+    last_used: HashMap<i64, Millis>,
+}
+
+pub struct Usage {
+    pending: Mutex<Pending>,
+    /// Batches taken out and not yet written, oldest first; held by one flush at a time.
+    unwritten: tokio::sync::Mutex<VecDeque<Batch>>,
+    /// This process's prefix of batch ids (random), and the next batch's number.
+    instance: String,
+    next: AtomicU64,
+    /// Checks since the start, per outcome (`OUTCOMES`).
+    checks: [AtomicU64; OUTCOMES.len()],
+    pub batches_written: AtomicU64,
+    pub batches_failed: AtomicU64,
+}
+
+impl Default for Usage {
+    fn default() -> Self {
+        let mut bytes = [0u8; 12];
+        getrandom::fill(&mut bytes).expect("the system's random source");
+        Self {
+            pending: Mutex::default(),
+            unwritten: tokio::sync::Mutex::default(),
+            instance: hex::encode(bytes),
+            next: AtomicU64::new(1),
+            checks: Default::default(),
+            batches_written: AtomicU64::new(0),
+            batches_failed: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Usage {
+    /// Counts one check made at `now`.
+    pub fn record(&self, counted: Counted, now: Millis) {
+        let (key_id, counted_outcome) = (counted.key_id, counted.outcome);
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        *pending.counts.entry(counted).or_insert(0) += 1;
+        if key_id != 0 {
+            let at = pending.last_used.entry(key_id).or_insert(now);
+            *at = (*at).max(now);
+        }
+        drop(pending);
+        if let Some(i) = OUTCOMES.iter().position(|o| *o == counted_outcome) {
+            self.checks[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Checks since the start, per outcome.
+    pub fn checks(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        OUTCOMES
+            .iter()
+            .zip(&self.checks)
+            .map(|(o, n)| (*o, n.load(Relaxed)))
+    }
+
+    /// Batches waiting to be written (the one being taken out now not included).
+    pub async fn unwritten(&self) -> usize {
+        self.unwritten.lock().await.len()
+    }
+
+    /// Takes the counts out of memory as a batch and writes every unwritten batch, oldest
+    /// first; stops at the first failure, which stays to be written next time. Returns
+    /// whether nothing is left unwritten.
+    pub async fn flush(&self, store: &Store, now: Millis) -> bool {
+        let mut unwritten = self.unwritten.lock().await;
+        let taken = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if !taken.counts.is_empty() || !taken.last_used.is_empty() {
+            let number = self.next.fetch_add(1, Relaxed);
+            unwritten.push_back(Batch {
+                id: format!("{}-{number}", self.instance),
+                counts: taken.counts.into_iter().collect(),
+                last_used: taken.last_used.into_iter().collect(),
+            });
+        }
+        while let Some(batch) = unwritten.front() {
+            match write(store, batch, now).await {
+                Ok(()) => {
+                    unwritten.pop_front();
+                    self.batches_written.fetch_add(1, Relaxed);
+                }
+                Err(e) => {
+                    self.batches_failed.fetch_add(1, Relaxed);
+                    tracing::error!(error = %e, batch = %batch.id, "write gateway usage; kept to retry");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The minute of `now`, as stored.
+pub fn minute(now: Millis) -> i64 {
+    now.div_euclid(MINUTE)
+}
+
+async fn write(store: &Store, batch: &Batch, now: Millis) -> sqlx::Result<()> {
+    let mut tx = store.write().await?;
+    let first: Option<String> = sqlx::query_scalar(
+        "insert into gateway_usage_batches (batch_id, written_at) values ($1, $2) \
+         on conflict (batch_id) do nothing returning batch_id",
+    )
+    .bind(&batch.id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if first.is_none() {
+        // Written before: its commit went through and only the answer was lost.
+        return tx.commit().await;
+    }
+    for rows in batch.counts.chunks(ROWS_PER_STATEMENT) {
+        // `$n` placeholders, which both databases read (sqlx's query builder writes `?` for
+        // `Any`, which PostgreSQL does not).
+        let values: Vec<String> = (0..rows.len())
+            .map(|r| {
+                let n = r * 8;
+                let p: Vec<String> = (1..=8).map(|i| format!("${}", n + i)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "insert into gateway_usage \
+             (org_id, minute, user_id, key_id, feature, region, outcome, calls) values {} \
+             on conflict (org_id, minute, user_id, key_id, feature, region, outcome) \
+             do update set calls = gateway_usage.calls + excluded.calls",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (c, calls) in rows {
+            q = q
+                .bind(c.org_id)
+                .bind(c.minute)
+                .bind(c.user_id)
+                .bind(c.key_id)
+                .bind(c.feature)
+                .bind(c.region.as_str())
+                .bind(c.outcome)
+                .bind(i64::try_from(*calls).unwrap_or(i64::MAX));
+        }
+        q.execute(&mut *tx).await?;
+    }
+    for &(key_id, at) in &batch.last_used {
+        sqlx::query(
+            "update api_keys set last_used_at = $2 \
+             where id = $1 and (last_used_at is null or last_used_at < $2)",
+        )
+        .bind(key_id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
