@@ -32,6 +32,8 @@ BULK = 1_000
 MAILDEV = ROOT / "end2end/node_modules/.bin/maildev"
 PASSWORD = "correct horse battery"
 MIB = 1024 * 1024
+COUNTED = 1_000_000
+MADE_UP_KEYS = 50_000
 ARGON2_MIB = 19
 
 
@@ -68,7 +70,9 @@ def to_ms(value):
     return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
 
 
-def wrk(url, seconds, connections, threads=1, script=None, headers=()):
+def wrk(url, seconds, connections, threads=1, script=None, headers=(), refusals=False):
+    """Runs wrk; fails on a socket error, and on a non-2xx answer unless `refusals` (then
+    the count of timeouts is returned instead of failing on them)."""
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     for h in headers:
         cmd += ["-H", h]
@@ -81,6 +85,11 @@ def wrk(url, seconds, connections, threads=1, script=None, headers=()):
     rps, p99 = float(rps.group(1)), to_ms(p99.group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
+    timeouts = re.search(r"timeout (\d+)", out)
+    if refusals:
+        if errors and not timeouts:
+            raise SystemExit(f"benchmark requests failed:\n{out}")
+        return {"rps": rps, "p99": p99, "timeouts": int(timeouts.group(1)) if timeouts else 0}
     if bad or errors:
         raise SystemExit(f"benchmark requests failed:\n{out}")
     return {"rps": rps, "p99": p99}
@@ -125,6 +134,45 @@ def post(port, endpoint, form, cookie=None):
     if response.status != 200:
         raise SystemExit(f"{endpoint} answered {response.status}: {data[:300]!r}")
     return data, took, response.getheader("Set-Cookie")
+
+
+def metric(port, name):
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+
+
+def start_nginx(work, roster_port):
+    """nginx with the published configuration (scripts/lib.sh's gateway_config) in front of an
+    upstream that nginx itself answers, plus a server proxying to that upstream without the
+    check; returns (process, checked port, straight port)."""
+    folder = work / "nginx"
+    folder.mkdir()
+    api, checked, straight = free_port(), free_port(), free_port()
+    subprocess.run(["bash", "-c", 'source "$0" && gateway_config "$1" "$2" "$3" "$4"', str(ROOT / "scripts/lib.sh"),
+                    str(folder), str(roster_port), str(api), str(checked)], check=True)
+    with open(folder / "site.conf", "a") as site:
+        site.write(f"""
+server {{ listen 127.0.0.1:{api}; location / {{ return 200 "ok\\n"; }} }}
+server {{ listen 127.0.0.1:{straight}; location / {{ proxy_pass http://api; }} }}
+""")
+    nginx = "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx"
+    process = subprocess.Popen([nginx, "-p", str(folder), "-c", str(folder / "nginx.conf")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for p in (checked, straight):
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", p), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+    return process, checked, straight
+
+
+def gateway_key(port, email):
+    """Signs in as `email` and copies their own API key, as Profile's "Copy API Key" does."""
+    cookie = post(port, "sign_in", {"email": email, "password": PASSWORD})[2].split(";")[0]
+    user_id = json.loads(post(port, "own_api_key", {}, cookie)[0])["user_id"]
+    return json.loads(post(port, "copy_api_key", {"user_id": user_id}, cookie)[0])
 
 
 def captured(mail_port):
@@ -223,6 +271,28 @@ def main():
         wrk(f"{base}/team", 2, 8, headers=team_headers)
         time.sleep(1)
         idle_rss = rss_bytes(server.pid)
+        # The gateway: a valid key (warm in the cache), made-up keys, and nginx in front.
+        key = gateway_key(port, "bench0@example.com")
+        check_headers = [f"Authorization: Bearer {key}", "X-Roster-Feature: products", "X-Original-Method: GET"]
+        keys_file = work / "made-up-keys.txt"
+        keys_file.write_text(subprocess.run([HELPER, "keys", "--count", str(MADE_UP_KEYS)], capture_output=True,
+                                            text=True, check=True).stdout)
+        storm_lua = work / "storm.lua"
+        storm_lua.write_text(
+            'local keys = {}\n'
+            f'for line in io.lines("{keys_file}") do keys[#keys + 1] = line end\n'
+            'local n = 0\n'
+            'request = function()\n'
+            '  n = n + 1\n'
+            '  local key = keys[(n % #keys) + 1]\n'
+            '  if n % 4 == 0 then key = "rst_not_a_key_" .. n end\n'
+            '  return wrk.format("GET", "/gateway/check", {["Authorization"] = "Bearer " .. key,\n'
+            '    ["X-Roster-Feature"] = "products", ["X-Original-Method"] = "GET"})\n'
+            'end\n'
+        )
+        nginx, checked_port, straight_port = start_nginx(work, port)
+        wrk(f"{base}/gateway/check", 2, 16, headers=check_headers)  # warm-up
+        wrk(f"http://127.0.0.1:{checked_port}/products/x", 2, 16, headers=[f"Authorization: Bearer {key}"])
 
         rounds = []
         for r in range(ROUNDS):
@@ -243,20 +313,49 @@ def main():
             storm.join()
             sampler.stop.set()
             sampler.join()
+            gateway = wrk(f"{base}/gateway/check", 5, 32, threads=2, headers=check_headers)
+            time.sleep(1)
+            reads, before_rss = metric(port, "roster_gateway_holder_reads_total"), rss_bytes(server.pid)
+            storm_sampler = RssSampler(server.pid)
+            storm_sampler.start()
+            invalid = wrk(f"{base}/gateway/check", 10, 32, threads=2, script=str(storm_lua), refusals=True)
+            storm_sampler.stop.set()
+            storm_sampler.join()
+            invalid["lookups"] = metric(port, "roster_gateway_holder_reads_total") - reads
+            invalid["growth"] = max(0, storm_sampler.peak - before_rss)
+            straight = wrk(f"http://127.0.0.1:{straight_port}/products/x", 5, 32, threads=2)
+            through = wrk(f"http://127.0.0.1:{checked_port}/products/x", 5, 32, threads=2,
+                          headers=[f"Authorization: Bearer {key}"])
             rounds.append({"health": health, "team": team, "bulk": bulk, "storm": storm_result,
-                           "under_load": under_load, "peak_rss": sampler.peak})
+                           "under_load": under_load, "peak_rss": sampler.peak, "gateway": gateway,
+                           "invalid": invalid, "straight": straight, "through": through})
+            print(f"round {r + 1}: gateway {gateway['rps']:.0f}/s p99 {gateway['p99']:.2f} ms; invalid keys "
+                  f"{invalid['rps']:.0f}/s, {invalid['lookups']:.0f} lookups, +{invalid['growth'] / MIB:.1f} MiB; "
+                  f"nginx straight {straight['rps']:.0f}/s, checked {through['rps']:.0f}/s", file=sys.stderr)
             print(f"round {r + 1}: healthz {health['rps']:.0f}/s p99 {health['p99']:.2f} ms; "
                   f"sign-in {storm_result['rps']:.1f}/s p99 {storm_result['p99']:.1f} ms; "
                   f"healthz under storm p99 {under_load['p99']:.2f} ms; peak RSS {sampler.peak / MIB:.0f} MiB; "
                   f"team page {team['rps']:.0f}/s p99 {team['p99']:.1f} ms; bulk {bulk['request']:.2f} s, "
                   f"delivered {bulk['delivered']:.1f} s (one invite {bulk['single'] * 1000:.1f} ms)", file=sys.stderr)
+        # Exactly COUNTED checks with one member's key, then a graceful stop (its last flush).
+        counted_key = gateway_key(port, "bench1@example.com")
+        start = time.perf_counter()
+        answers = json.loads(subprocess.run(
+            [HELPER, "hammer", "--url", f"{base}/gateway/check", "--key", counted_key, "--requests", str(COUNTED),
+             "--connections", "32"], capture_output=True, text=True, check=True).stdout)
+        hammer_seconds = time.perf_counter() - start
+        batches = metric(port, "roster_gateway_usage_batches_written_total")
     finally:
         maildev.terminate()
         server.send_signal(signal.SIGTERM)
         try:
-            server.wait(timeout=10)
+            server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+        if "nginx" in locals():
+            nginx.terminate()
+    stored = int(subprocess.run([HELPER, "counted", "--database-url", db, "--email", "bench1@example.com"],
+                                capture_output=True, text=True, check=True).stdout)
 
     med = lambda f: statistics.median(f(x) for x in rounds)
     health_rps, health_p99 = med(lambda x: x["health"]["rps"]), med(lambda x: x["health"]["p99"])
@@ -271,6 +370,14 @@ def main():
     rss_bound = idle_rss + workers * ARGON2_MIB * MIB + 64 * MIB
     efficiency = signin_rps / ideal_rate
     ok = lambda cond: "met" if cond else "**missed**"
+    gw_rps, gw_p99 = med(lambda x: x["gateway"]["rps"]), med(lambda x: x["gateway"]["p99"])
+    bad_rps, bad_p99 = med(lambda x: x["invalid"]["rps"]), med(lambda x: x["invalid"]["p99"])
+    bad_growth = max(x["invalid"]["growth"] for x in rounds)
+    bad_timeouts = sum(x["invalid"]["timeouts"] for x in rounds)
+    bad_lookups = sum(x["invalid"]["lookups"] for x in rounds)
+    straight_rps, straight_p99 = med(lambda x: x["straight"]["rps"]), med(lambda x: x["straight"]["p99"])
+    through_rps, through_p99 = med(lambda x: x["through"]["rps"]), med(lambda x: x["through"]["p99"])
+    made = sum(answers.values())
 
     uname = os.uname()
     report = f"""# Benchmarks
@@ -342,12 +449,66 @@ one per core), each reusing one 19 MiB block, fed by a bounded queue; so memory 
 the number of waiting sign-ins, and the hashing threads run at a lower CPU priority than the
 request-handling threads, so other pages stay fast while sign-ins queue.
 
+## Gateway check
+
+`GET /gateway/check` with one member's valid key, its holder cached after the first check, every
+check counted (wrk, 2 threads, 32 connections, 5 s).
+
+| figure | value | ratio to `/healthz` | target |
+|---|---|---|---|
+| throughput | {gw_rps:,.0f} checks/s | {gw_rps / health_rps:.2f} of baseline throughput | ≥ 0.70: {ok(gw_rps / health_rps >= 0.70)} |
+| p99 latency | {gw_p99:.2f} ms | {gw_p99 / health_p99:.2f}× baseline p99 | ≤ 1.5×: {ok(gw_p99 / health_p99 <= 1.5)} |
+
+### A storm of invalid keys
+
+{MADE_UP_KEYS:,} well-formed keys that were never issued (each with a right checksum), and one in
+four requests a malformed key, for 10 s on 32 connections, every round.
+
+| figure | value | ratio / target |
+|---|---|---|
+| throughput | {bad_rps:,.0f} refusals/s | {bad_rps / health_rps:.2f} of baseline throughput; ≥ 0.50: {ok(bad_rps / health_rps >= 0.50)} |
+| p99 latency | {bad_p99:.2f} ms | {bad_p99 / health_p99:.2f}× baseline p99 |
+| server RSS growth during a storm (largest of the rounds) | {bad_growth / MIB:.1f} MiB | ≤ 32 MiB: {ok(bad_growth <= 32 * MIB)} |
+| timeouts (all rounds) | {bad_timeouts} | 0: {ok(bad_timeouts == 0)} |
+| database lookups of a key's holder during the storms (`roster_gateway_holder_reads_total`) | {bad_lookups:.0f} | target 0: {ok(bad_lookups == 0)} |
+
+The counts of these refusals are written like any others (one batch every 2 seconds).
+
+### Through nginx
+
+nginx (Debian's, one worker) with `deploy/nginx/roster-gateway.conf`, in front of an upstream that
+nginx answers itself (so the upstream costs next to nothing), against the same nginx proxying to
+that upstream without the check.
+
+| figure | straight | with the check | ratio |
+|---|---|---|---|
+| throughput | {straight_rps:,.0f} requests/s | {through_rps:,.0f} requests/s | {through_rps / straight_rps:.2f} |
+| p99 latency | {straight_p99:.2f} ms | {through_p99:.2f} ms | {through_p99 / straight_p99:.2f}× |
+
+### Every check counted
+
+`roster-bench hammer` made exactly {COUNTED:,} checks with another member's key on 32
+connections ({hammer_seconds:.0f} s, {COUNTED / hammer_seconds:,.0f} checks/s; answers: {answers}),
+then the server was stopped with SIGTERM, which writes the last batch. {batches:.0f} batches were
+written before the stop.
+
+| figure | value | target |
+|---|---|---|
+| checks made | {made:,} | |
+| checks stored for that member (`gateway_usage`) | {stored:,} | equal: {ok(stored == made)} |
+
 ## Rounds
 
 | round | `/healthz` req/s | `/healthz` p99 ms | `/team` pages/s | `/team` p99 ms | bulk request s | bulk delivered s | sign-in/s | sign-in p99 ms | `/healthz` p99 under storm ms | peak RSS MiB |
 |---|---|---|---|---|---|---|---|---|---|---|
 """ + "".join(
         f"| {i + 1} | {x['health']['rps']:,.0f} | {x['health']['p99']:.2f} | {x['team']['rps']:,.0f} | {x['team']['p99']:.1f} | {x['bulk']['request']:.2f} | {x['bulk']['delivered']:.1f} | {x['storm']['rps']:.1f} | {x['storm']['p99']:.0f} | {x['under_load']['p99']:.2f} | {x['peak_rss'] / MIB:.1f} |\n"
+        for i, x in enumerate(rounds)
+    ) + """
+| round | check/s | check p99 ms | invalid keys/s | invalid p99 ms | lookups | RSS growth MiB | timeouts | nginx straight/s | nginx checked/s |
+|---|---|---|---|---|---|---|---|---|---|
+""" + "".join(
+        f"| {i + 1} | {x['gateway']['rps']:,.0f} | {x['gateway']['p99']:.2f} | {x['invalid']['rps']:,.0f} | {x['invalid']['p99']:.2f} | {x['invalid']['lookups']:.0f} | {x['invalid']['growth'] / MIB:.1f} | {x['invalid']['timeouts']} | {x['straight']['rps']:,.0f} | {x['through']['rps']:,.0f} |\n"
         for i, x in enumerate(rounds)
     )
     out = ROOT / "docs/BENCHMARKS.md"

@@ -58,6 +58,37 @@ ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
+# Debian's nginx (with auth_request), for the gateway tests; nothing is started as a service.
+ensure_nginx() {
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx-light
+}
+
+# Writes to folder $1 an nginx configuration that runs deploy/nginx/roster-gateway.conf as
+# published, with Roster on port $2, the API on port $3 and nginx on port $4, as this user.
+gateway_config() {
+  local dir="$1" roster="$2" api="$3" listen="$4" user=""
+  sed -e "s/127.0.0.1:3000/127.0.0.1:$roster/" -e "s/127.0.0.1:9000/127.0.0.1:$api/" \
+    -e "s/listen 8080;/listen 127.0.0.1:$listen;/" "$ROOT/deploy/nginx/roster-gateway.conf" >"$dir/site.conf"
+  [ "$(id -u)" = 0 ] && user="user root;"
+  cat >"$dir/nginx.conf" <<CONF
+$user
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  include $dir/site.conf;
+}
+CONF
+}
+
 # A throwaway PostgreSQL cluster on a free loopback port; sets TEST_POSTGRES_URL and PG_DIR.
 start_postgres() {
   local bin

@@ -3,7 +3,9 @@
 use crate::authz::{Access, Requirement};
 use crate::error::AppError;
 use crate::model::roles::{BillingPage, RoleDraft, RolesPage};
-use crate::model::team::{BulkResult, InvitationView, MemberAction, Role, TeamPage, TeamQuery};
+use crate::model::team::{
+    BulkResult, InvitationView, KeyGrace, KeyView, MemberAction, Role, TeamPage, TeamQuery,
+};
 use crate::model::{CurrentUser, EmailAddress, MobileNumber, OrgName, Password, PersonName, Terms};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -153,6 +155,18 @@ pub trait Team: Send + Sync {
     async fn act(&self, actor: &Actor, user_id: i64, action: MemberAction) -> Result<(), AppError>;
     async fn edit(&self, actor: &Actor, user_id: i64, edit: MemberEdit) -> Result<(), AppError>;
     async fn leave(&self, actor: &Actor) -> Result<(), AppError>;
+    /// "Copy API Key": the member's current key.
+    async fn copy_key(&self, actor: &Actor, user_id: i64) -> Result<String, AppError>;
+    /// "Refresh": a new key; `key_id` (the key the actor saw) keeps working for `grace`.
+    async fn refresh_key(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        key_id: i64,
+        grace: KeyGrace,
+    ) -> Result<(), AppError>;
+    /// The actor's own key, for Profile, when their role may handle it.
+    async fn own_key(&self, actor: &Actor) -> Result<Option<KeyView>, AppError>;
     async fn invitation(
         &self,
         token: &str,

@@ -15,6 +15,7 @@ use server_fn::ServerFn;
 pub fn requirements() -> Vec<(&'static str, Requirement)> {
     use Requirement::{Member, Owner, Public, SignedIn};
     let team = |level| Requirement::feature(Feature::TeamManagement, level);
+    let keys = |level| Requirement::feature(Feature::ApiKeys, level);
     vec![
         (auth::SignUp::PATH, Public),
         (auth::ResendVerification::PATH, Public),
@@ -39,6 +40,9 @@ pub fn requirements() -> Vec<(&'static str, Requirement)> {
         (team::ChangeMember::PATH, team(Level::Full)),
         (team::EditMember::PATH, team(Level::Edit)),
         (team::LeaveOrganization::PATH, Member),
+        (team::CopyApiKey::PATH, keys(Level::Edit)),
+        (team::RefreshApiKey::PATH, keys(Level::Edit)),
+        (team::OwnApiKey::PATH, Member),
         (team::InvitationDetails::PATH, Public),
         (team::RegisterAndAccept::PATH, Public),
         (team::AcceptInvitation::PATH, SignedIn),

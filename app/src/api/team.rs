@@ -1,9 +1,9 @@
 //! The team: the list, invitations, member actions, and accepting an invitation.
 
 use crate::error::AppError;
-use crate::model::team::{Accepted, BulkResult, InvitationView, TeamPage};
+use crate::model::team::{Accepted, BulkResult, InvitationView, KeyView, TeamPage};
 #[cfg(feature = "ssr")]
-use crate::model::team::{MemberAction, Role, SortKey, Status, TeamQuery};
+use crate::model::team::{KeyGrace, MemberAction, Role, SortKey, Status, TeamQuery};
 #[cfg(feature = "ssr")]
 use crate::model::{EmailAddress, MobileNumber, Password, PersonName};
 use leptos::prelude::*;
@@ -125,6 +125,33 @@ pub async fn edit_member(
         role: role?,
     };
     services.team.edit(&actor, user_id, edit).await
+}
+
+/// "Copy API Key": the member's key, to put on the clipboard (or show where it cannot be).
+#[server(prefix = "/api", endpoint = "copy_api_key")]
+pub async fn copy_api_key(user_id: i64) -> Result<String, AppError> {
+    let (services, actor) = super::ctx::allowed::<CopyApiKey>()?;
+    services.team.copy_key(&actor, user_id).await
+}
+
+/// "Refresh": a new key for the member; the old one, `key_id`, keeps working for `grace`
+/// (`now`, `1h`, `24h`, `7d`).
+#[server(prefix = "/api", endpoint = "refresh_api_key")]
+pub async fn refresh_api_key(user_id: i64, key_id: i64, grace: String) -> Result<(), AppError> {
+    let (services, actor) = super::ctx::allowed::<RefreshApiKey>()?;
+    let grace = KeyGrace::parse(&grace)
+        .ok_or_else(|| AppError::field("grace", "Choose how long the old key keeps working."))?;
+    services
+        .team
+        .refresh_key(&actor, user_id, key_id, grace)
+        .await
+}
+
+/// Profile's "Your API key": the signed-in member's key, when their role may handle it.
+#[server(prefix = "/api", endpoint = "own_api_key")]
+pub async fn own_api_key() -> Result<Option<KeyView>, AppError> {
+    let (services, actor) = super::ctx::allowed::<OwnApiKey>()?;
+    services.team.own_key(&actor).await
 }
 
 #[server(prefix = "/api", endpoint = "leave_organization")]

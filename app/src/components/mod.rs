@@ -1,11 +1,13 @@
 //! Reusable widgets.
 
+mod api_key;
 mod dialog;
 mod field;
 mod frame;
 mod menu;
 mod toast;
 
+pub use api_key::{KeyActions, KeyDialogs, KeyMeta, RefreshAsk};
 pub use dialog::Dialog;
 pub use field::{Field, FormMessage};
 pub use frame::{Frame, PublicCard};

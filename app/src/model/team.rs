@@ -208,6 +208,81 @@ pub struct TeamRow {
     /// Joined (members) or last invited (invitations), Unix milliseconds.
     pub date: i64,
     pub is_self: bool,
+    /// The member's API key, for viewers who may copy and refresh it (`may_handle_key`).
+    pub key: Option<KeyView>,
+}
+
+/// A member's API key as the Team row and Profile show it: never the key itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub id: i64,
+    /// Whose key it is.
+    pub user_id: i64,
+    /// Its first characters, e.g. "rst_3fK".
+    pub prefix: String,
+    /// The time of its last check, allowed or refused (Unix milliseconds).
+    pub last_used_at: Option<i64>,
+    /// The key it replaced, while that one still works.
+    pub previous: Option<PreviousKey>,
+}
+
+/// A refreshed-away key that keeps working until `ends_at`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousKey {
+    pub prefix: String,
+    pub ends_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// How long a refreshed-away key keeps working, as "Refresh" asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyGrace {
+    Immediately,
+    Hour,
+    Day,
+    Week,
+}
+
+impl KeyGrace {
+    pub const ALL: [KeyGrace; 4] = [
+        KeyGrace::Immediately,
+        KeyGrace::Hour,
+        KeyGrace::Day,
+        KeyGrace::Week,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyGrace::Immediately => "now",
+            KeyGrace::Hour => "1h",
+            KeyGrace::Day => "24h",
+            KeyGrace::Week => "7d",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyGrace::Immediately => "Immediately",
+            KeyGrace::Hour => "1 hour",
+            KeyGrace::Day => "24 hours",
+            KeyGrace::Week => "7 days",
+        }
+    }
+
+    /// How long the old key keeps working, in milliseconds.
+    pub fn millis(self) -> i64 {
+        const HOUR: i64 = 3_600_000;
+        match self {
+            KeyGrace::Immediately => 0,
+            KeyGrace::Hour => HOUR,
+            KeyGrace::Day => 24 * HOUR,
+            KeyGrace::Week => 7 * 24 * HOUR,
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<KeyGrace> {
+        KeyGrace::ALL.into_iter().find(|g| g.as_str() == value)
+    }
 }
 
 impl TeamRow {
@@ -357,6 +432,15 @@ pub fn may_act(actor: &Access, target: Target, action: MemberAction) -> bool {
             matches!(status, Status::Active | Status::Disabled)
         }
     }
+}
+
+/// Whether `actor` may copy and refresh `target`'s API key ("Copy API Key", "Refresh"): the
+/// key of an Active member, for a role with API Keys: Edit or more; their own, or another
+/// member's on exactly the rules of the other member actions (`may_act`, as for Revoke).
+pub fn may_handle_key(actor: &Access, target: Target) -> bool {
+    can(actor, Feature::ApiKeys, Level::Edit, None)
+        && target.status == Status::Active
+        && (target.is_self || may_act(actor, target, MemberAction::Revoke))
 }
 
 /// Whether `actor` may give a role granting `role_access` to someone (by invitation or
@@ -522,6 +606,17 @@ pub fn format_date(ms: i64) -> String {
     format!("{day} {} {year}", MONTHS[(month - 1) as usize])
 }
 
+/// A moment as "3 Dec 2026, 14:05 UTC" (the same on the server and in the browser).
+pub fn format_time(ms: i64) -> String {
+    let minutes = ms.div_euclid(60_000).rem_euclid(24 * 60);
+    format!(
+        "{}, {:02}:{:02} UTC",
+        format_date(ms),
+        minutes / 60,
+        minutes % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -674,6 +769,85 @@ mod tests {
         assert!(admin(Role::Member, Status::Active, Remove));
         assert!(admin(Role::Custom(4), Status::Active, Revoke));
         assert!(admin(Role::Visitor, Status::Disabled, Activate));
+    }
+
+    #[test]
+    fn keys_are_handled_by_api_key_editors_on_themselves_and_on_those_they_may_revoke() {
+        let (active, disabled) = (Status::Active, Status::Disabled);
+        let owner = access(Role::Owner);
+        let admin = access(Role::Admin);
+        let member = access(Role::Member);
+        // Their own: API Keys Edit (Owner, Admin), not a Member's View.
+        assert!(may_handle_key(
+            &owner,
+            aimed_at(&owner, true, Role::Owner, active)
+        ));
+        assert!(may_handle_key(
+            &admin,
+            aimed_at(&admin, true, Role::Admin, active)
+        ));
+        assert!(!may_handle_key(
+            &member,
+            aimed_at(&member, true, Role::Member, active)
+        ));
+        // Others: as Revoke. The Owner's key is no one else's; an Admin's is the Owner's.
+        assert!(may_handle_key(
+            &owner,
+            aimed_at(&owner, false, Role::Admin, active)
+        ));
+        assert!(may_handle_key(
+            &admin,
+            aimed_at(&admin, false, Role::Member, active)
+        ));
+        assert!(may_handle_key(
+            &admin,
+            aimed_at(&admin, false, Role::Visitor, active)
+        ));
+        assert!(!may_handle_key(
+            &admin,
+            aimed_at(&admin, false, Role::Admin, active)
+        ));
+        assert!(!may_handle_key(
+            &admin,
+            aimed_at(&admin, false, Role::Owner, active)
+        ));
+        assert!(!may_handle_key(
+            &member,
+            aimed_at(&member, false, Role::Visitor, active)
+        ));
+        // A disabled member's key is handled by no one until they are active again.
+        assert!(!may_handle_key(
+            &owner,
+            aimed_at(&owner, false, Role::Member, disabled)
+        ));
+        // Team Management Full without API Keys Edit: no keys.
+        use crate::authz::{CustomGrants, Grant, Grid, default_regions};
+        let mut grid = Grid::default();
+        for feature in Feature::ALL {
+            grid.set(feature, access(Role::Visitor).grant(feature, Some("US")));
+        }
+        grid.set(Feature::TeamManagement, Grant::new(Level::Full, false));
+        let lead = Access::Custom(CustomGrants::uniform(grid, &default_regions()));
+        assert!(may_act(
+            &lead,
+            aimed_at(&lead, false, Role::Visitor, active),
+            MemberAction::Revoke
+        ));
+        assert!(!may_handle_key(
+            &lead,
+            aimed_at(&lead, false, Role::Visitor, active)
+        ));
+    }
+
+    #[test]
+    fn moments_read_as_day_and_utc_time() {
+        assert_eq!(format_time(0), "1 Jan 1970, 00:00 UTC");
+        assert_eq!(
+            format_time(1_795_305_600_000 + 14 * 3_600_000 + 5 * 60_000 + 59_999),
+            "22 Nov 2026, 14:05 UTC"
+        );
+        assert_eq!(KeyGrace::parse("24h"), Some(KeyGrace::Day));
+        assert_eq!(KeyGrace::parse("1d"), None);
     }
 
     #[test]

@@ -1,5 +1,10 @@
 use crate::api::account::{ChangePassword, SetDefaultOrganization, UpdateProfile};
-use crate::components::{Field, FormMessage, Frame, field_error, form_error, toast};
+use crate::api::team::own_api_key;
+use crate::authz::{Feature, Level, can};
+use crate::components::{
+    Field, FormMessage, Frame, KeyActions, KeyDialogs, KeyMeta, RefreshAsk, field_error,
+    form_error, toast,
+};
 use crate::model::CurrentUser;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -32,6 +37,7 @@ fn Profile() -> impl IntoView {
     });
     let orgs_user = user.clone();
     let access_user = user.clone();
+    let key_user = user.clone();
     let password_form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move || {
         if let Some(Ok(())) = change.value().get() {
@@ -57,6 +63,7 @@ fn Profile() -> impl IntoView {
                 <button type="submit" class="btn btn-primary" disabled=move || update.pending().get()>"Save Profile"</button>
             </ActionForm>
         </section>
+        <YourApiKey user=key_user/>
         <DefaultOrganization user=orgs_user/>
         <YourAccess user=access_user/>
         <section class="card" aria-labelledby="password-h">
@@ -104,10 +111,56 @@ fn DefaultOrganization(user: CurrentUser) -> impl IntoView {
     })
 }
 
+/// "Your API key", for roles with API Keys: Edit or more: its first characters, when it was
+/// last used, and "Copy API Key" and "Refresh".
+#[component]
+fn YourApiKey(user: CurrentUser) -> impl IntoView {
+    can(&user.access, Feature::ApiKeys, Level::Edit, None).then(|| {
+        let changed = RwSignal::new(0u64);
+        let actions = KeyActions::new(changed);
+        let key = Resource::new(move || changed.get(), |_| own_api_key());
+        let shown = move || {
+            key.get().map(|found| match found {
+                Ok(Some(k)) => {
+                    let user_id = k.user_id;
+                    let ask = RefreshAsk {
+                        user_id,
+                        key_id: k.id,
+                        whose: "your".to_owned(),
+                        prefix: k.prefix.clone(),
+                    };
+                    view! {
+                        <p class="key-line"><KeyMeta key=k/></p>
+                        <div class="button-row">
+                            <button type="button" class="btn btn-primary" disabled=move || actions.busy()
+                                on:click=move |_| actions.copy(user_id)>"Copy API Key"</button>
+                            <button type="button" class="btn btn-secondary" disabled=move || actions.busy()
+                                on:click=move |_| actions.refresh(ask.clone())>"Refresh"</button>
+                        </div>
+                    }
+                    .into_any()
+                }
+                Ok(None) => view! { <p>"You have no API key in this organization."</p> }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+            })
+        };
+        view! {
+            <section class="card" aria-labelledby="key-h">
+                <h2 id="key-h">"Your API key"</h2>
+                <p class="hint">
+                    "Send it with each call to the API gateway as " <code>"Authorization: Bearer <key>"</code>
+                    ". It is yours alone: keep it secret, and Refresh it if it may have leaked."
+                </p>
+                <Transition fallback=|| view! { <p class="loading">"Loading your key…"</p> }>{shown}</Transition>
+                <KeyDialogs actions/>
+            </section>
+        }
+    })
+}
+
 /// What the user's role grants, feature by feature and region by region.
 #[component]
 fn YourAccess(user: CurrentUser) -> impl IntoView {
-    use crate::authz::Feature;
     let access = user.access;
     let regions = user.regions;
     let header = regions

@@ -1,11 +1,15 @@
-//! Helpers for `scripts/bench`: time argon2 on one thread, seed a verified user, and seed an
-//! organization with a large team.
+//! Helpers for `scripts/bench`: time argon2 on one thread, seed a verified user, seed an
+//! organization with a large team, make made-up API keys, call the gateway check an exact
+//! number of times, and read the counts it stored.
 
 use clap::{Parser, Subcommand};
 use server::auth::password::{Hasher, Verified};
 use server::clock::Clock;
 use server::config::DEFAULT_TERMS_VERSION;
 use server::db::{Store, users};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Parser)]
 struct Cli {
@@ -42,6 +46,30 @@ enum Command {
         members: usize,
         #[arg(long)]
         seats: i64,
+    },
+    /// Prints `count` well-formed API keys that were never issued, one per line.
+    Keys {
+        #[arg(long)]
+        count: usize,
+    },
+    /// Calls `url` (the gateway check) exactly `requests` times with `key`, over
+    /// `connections` connections, and prints the answers by status as JSON.
+    Hammer {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        requests: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+    /// Prints the stored count of checks made with the keys of `email`.
+    Counted {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -139,6 +167,67 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await?;
             }
             tx.commit().await?;
+        }
+        Command::Keys { count } => {
+            for _ in 0..count {
+                println!("{}", server::auth::api_key::ApiKey::generate().expose());
+            }
+        }
+        Command::Hammer {
+            url,
+            key,
+            requests,
+            connections,
+        } => {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(connections)
+                .build()?;
+            let next = Arc::new(AtomicU64::new(0));
+            let workers: Vec<_> = (0..connections)
+                .map(|_| {
+                    let (client, next, url, key) =
+                        (client.clone(), next.clone(), url.clone(), key.clone());
+                    tokio::spawn(async move {
+                        let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+                        while next.fetch_add(1, Ordering::Relaxed) < requests {
+                            let answer = client
+                                .get(&url)
+                                .bearer_auth(&key)
+                                .header("x-roster-feature", "products")
+                                .header("x-original-method", "GET")
+                                .send()
+                                .await;
+                            let status = match answer {
+                                Ok(r) => r.status().as_u16().to_string(),
+                                Err(_) => "error".to_owned(),
+                            };
+                            *seen.entry(status).or_default() += 1;
+                        }
+                        seen
+                    })
+                })
+                .collect();
+            let mut total: BTreeMap<String, u64> = BTreeMap::new();
+            for w in workers {
+                for (status, n) in w.await? {
+                    *total.entry(status).or_default() += n;
+                }
+            }
+            println!("{}", serde_json::to_string(&total)?);
+        }
+        Command::Counted {
+            database_url,
+            email,
+        } => {
+            let store = Store::connect(&database_url).await?;
+            let calls: i64 = sqlx::query_scalar(
+                "select cast(coalesce(sum(g.calls), 0) as bigint) from gateway_usage g \
+                 join users u on u.id = g.user_id where u.email = $1",
+            )
+            .bind(&email)
+            .fetch_one(&store.pool)
+            .await?;
+            println!("{calls}");
         }
     }
     Ok(())

@@ -3,8 +3,9 @@
 use super::Conn;
 use super::team::stored_role;
 use crate::clock::Millis;
-use app::model::team::Role;
+use app::model::team::{KeyView, PreviousKey, Role};
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// A new current key for a membership.
 pub struct NewKey<'a> {
@@ -141,4 +142,110 @@ pub async fn record_fingerprint(conn: &mut Conn, fingerprint: &str) -> sqlx::Res
     sqlx::query_scalar("select fingerprint from server_secret where id = 1")
         .fetch_one(conn)
         .await
+}
+
+/// A membership's current key, as "Copy API Key" and "Refresh" need it.
+pub struct CurrentKey {
+    pub id: i64,
+    pub prefix: String,
+    pub sealed: String,
+}
+
+pub async fn current(
+    conn: &mut Conn,
+    org_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Option<CurrentKey>> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "select id, prefix, sealed from api_keys \
+         where org_id = $1 and user_id = $2 and expires_at is null",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(id, prefix, sealed)| CurrentKey { id, prefix, sealed }))
+}
+
+/// Names the key that replaced key `id`.
+pub async fn set_replaced_by(conn: &mut Conn, id: i64, by: i64) -> sqlx::Result<()> {
+    sqlx::query("update api_keys set replaced_by = $2 where id = $1")
+        .bind(id)
+        .bind(by)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends key `id` at `at`, before its replacement is inserted (one current key at a time).
+pub async fn end(conn: &mut Conn, id: i64, at: Millis) -> sqlx::Result<()> {
+    sqlx::query("update api_keys set expires_at = $2 where id = $1")
+        .bind(id)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// (user, id, prefix, expires_at, last_used_at)
+type KeyRow = (i64, i64, String, Option<Millis>, Option<Millis>);
+
+/// The keys of members of `org_id` among `user_ids` as rows show them: the current key and,
+/// while it still works after `now`, the newest key it replaced.
+pub async fn views(
+    conn: &mut Conn,
+    org_id: i64,
+    user_ids: &[i64],
+    now: Millis,
+) -> sqlx::Result<HashMap<i64, KeyView>> {
+    let mut out = HashMap::new();
+    if user_ids.is_empty() {
+        return Ok(out);
+    }
+    let list: Vec<String> = user_ids.iter().map(i64::to_string).collect();
+    // The ids are numbers, formatted here: nothing from a request reaches the text.
+    let rows: Vec<KeyRow> = sqlx::query_as(&format!(
+        "select user_id, id, prefix, expires_at, last_used_at from api_keys \
+         where org_id = $1 and user_id in ({}) and (expires_at is null or expires_at > $2) \
+         order by id",
+        list.join(", ")
+    ))
+    .bind(org_id)
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    let mut previous: HashMap<i64, PreviousKey> = HashMap::new();
+    for (user_id, id, prefix, expires_at, last_used_at) in rows {
+        match expires_at {
+            None => {
+                out.insert(
+                    user_id,
+                    KeyView {
+                        id,
+                        user_id,
+                        prefix,
+                        last_used_at,
+                        previous: None,
+                    },
+                );
+            }
+            // In id order, so the newest replaced key wins.
+            Some(ends_at) => {
+                previous.insert(
+                    user_id,
+                    PreviousKey {
+                        prefix,
+                        ends_at,
+                        last_used_at,
+                    },
+                );
+            }
+        }
+    }
+    for (user_id, p) in previous {
+        if let Some(view) = out.get_mut(&user_id) {
+            view.previous = Some(p);
+        }
+    }
+    Ok(out)
 }

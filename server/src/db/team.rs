@@ -229,6 +229,7 @@ pub async fn list(
             status: Status::parse(&status).unwrap_or(Status::Active),
             date: r.try_get("at")?,
             is_self: kind == RowKind::Member && id == viewer,
+            key: None,
         });
     }
     let total = if q.search.trim().is_empty() {

@@ -377,6 +377,26 @@ mod tests {
     }
 
     #[test]
+    fn every_message_can_be_a_header_and_a_json_string_as_it_is() {
+        use Reason::*;
+        for r in [
+            MissingKey,
+            MalformedKey,
+            UnknownKey,
+            KeyExpired,
+            MemberInactive,
+            InsufficientPermission,
+            RegionDenied,
+            Unavailable,
+        ] {
+            let m = r.message();
+            assert!(m.bytes().all(|b| (b' '..=b'~').contains(&b)), "{m}");
+            assert!(!m.contains('"') && !m.contains('\\'), "{m}");
+            assert!(usage::OUTCOMES.contains(&r.code()), "{}", r.code());
+        }
+    }
+
+    #[test]
     fn methods_map_to_needs_and_unknown_ones_to_none() {
         assert_eq!(method_need("GET"), Some(Need::At(Level::View)));
         assert_eq!(method_need("options"), Some(Need::At(Level::View)));

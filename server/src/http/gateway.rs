@@ -97,6 +97,12 @@ fn refuse(reason: Reason) -> Response {
     let mut res = (status, axum::Json(body)).into_response();
     let h = res.headers_mut();
     h.insert("x-roster-reason", HeaderValue::from_static(reason.code()));
+    // The message again as a header, for a gateway that answers the refusal itself
+    // (nginx's `auth_request` keeps headers, not the body).
+    h.insert(
+        "x-roster-message",
+        HeaderValue::from_static(reason.message()),
+    );
     if status == StatusCode::UNAUTHORIZED {
         h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }

@@ -10,13 +10,13 @@ use app::error::AppError;
 
 impl AccountService {
     /// Gives the member of `org_id` a current API key unless they have one (a member
-    /// activated again keeps theirs), in the caller's transaction.
+    /// activated again keeps theirs), in the caller's transaction; the new key's id.
     pub(crate) async fn issue_api_key(
         &self,
         conn: &mut Conn,
         org_id: i64,
         user_id: i64,
-    ) -> Result<(), AppError> {
+    ) -> Result<Option<i64>, AppError> {
         let key = ApiKey::generate();
         let lookup_hash = self.keys.lookup_hash(&key);
         let new = api_keys::NewKey {
@@ -29,7 +29,7 @@ impl AccountService {
             .await
             .or_internal("issue api key")?
         else {
-            return Ok(());
+            return Ok(None);
         };
         self.events
             .key_issued(conn, &lookup_hash)
@@ -37,7 +37,8 @@ impl AccountService {
             .or_internal("announce api key")?;
         api_keys::set_sealed(conn, id, &self.keys.seal(&key, org_id, id))
             .await
-            .or_internal("seal api key")
+            .or_internal("seal api key")?;
+        Ok(Some(id))
     }
 }
 

@@ -13,12 +13,12 @@ use tracing::instrument::WithSubscriber;
 const OWNER: &str = "ada@example.com";
 
 /// A request to the check: the key as a bearer token, a feature and the original method.
-struct Check<'a> {
+pub(crate) struct Check<'a> {
     key: Option<&'a str>,
     headers: Vec<(&'a str, &'a str)>,
 }
 
-fn check(key: &str) -> Check<'_> {
+pub(crate) fn check(key: &str) -> Check<'_> {
     Check {
         key: Some(key),
         headers: vec![
@@ -29,7 +29,7 @@ fn check(key: &str) -> Check<'_> {
 }
 
 impl<'a> Check<'a> {
-    fn with(mut self, name: &'a str, value: &'a str) -> Self {
+    pub(crate) fn with(mut self, name: &'a str, value: &'a str) -> Self {
         self.headers.retain(|(n, _)| *n != name);
         self.headers.push((name, value));
         self
@@ -40,7 +40,7 @@ impl<'a> Check<'a> {
         self
     }
 
-    async fn send(self, app: &TestApp) -> Reply {
+    pub(crate) async fn send(self, app: &TestApp) -> Reply {
         let mut call = app.get("/gateway/check");
         if let Some(key) = self.key {
             call = call.header("authorization", &format!("Bearer {key}"));
@@ -59,7 +59,7 @@ impl<'a> Check<'a> {
     }
 }
 
-fn header<'r>(r: &'r Reply, name: &str) -> &'r str {
+pub(crate) fn header<'r>(r: &'r Reply, name: &str) -> &'r str {
     r.headers
         .get(name)
         .map(|v| v.to_str().unwrap())
@@ -67,14 +67,14 @@ fn header<'r>(r: &'r Reply, name: &str) -> &'r str {
 }
 
 #[track_caller]
-fn allowed(r: &Reply) {
+pub(crate) fn allowed(r: &Reply) {
     assert_eq!(r.status, 204, "{} {}", header(r, "x-roster-reason"), r.body);
     assert!(r.body.is_empty());
 }
 
 /// A refusal: its status, `X-Roster-Reason`, JSON body and, for 401, `WWW-Authenticate`.
 #[track_caller]
-fn refused(r: &Reply, status: u16, reason: &str) {
+pub(crate) fn refused(r: &Reply, status: u16, reason: &str) {
     assert_eq!(
         (r.status.as_u16(), header(r, "x-roster-reason")),
         (status, reason),
@@ -95,7 +95,7 @@ fn refused(r: &Reply, status: u16, reason: &str) {
 
 /// The current API key of `email` in `org_id` (the first organization when `None`), opened
 /// from its sealed copy.
-async fn key_of(app: &TestApp, email: &str, org_id: Option<i64>) -> String {
+pub(crate) async fn key_of(app: &TestApp, email: &str, org_id: Option<i64>) -> String {
     let row = sqlx::query(
         "select k.id, k.org_id, k.sealed from api_keys k join users u on u.id = k.user_id \
          where u.email = $1 and k.expires_at is null and ($2 = 0 or k.org_id = $2) order by k.org_id",
@@ -116,14 +116,14 @@ async fn key_of(app: &TestApp, email: &str, org_id: Option<i64>) -> String {
         .to_owned()
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
+pub(crate) async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar(sql)
         .fetch_one(&app.roster.store.pool)
         .await
         .unwrap()
 }
 
-async fn org_of(app: &TestApp, email: &str) -> i64 {
+pub(crate) async fn org_of(app: &TestApp, email: &str) -> i64 {
     sqlx::query_scalar("select default_org_id from users where email = $1")
         .bind(email)
         .fetch_one(&app.roster.store.pool)

@@ -6,10 +6,12 @@
 mod common;
 
 mod account_journey;
+mod api_keys;
 mod gateway;
 mod hardening;
 mod http_safety;
 mod lockout;
+mod nginx;
 mod outbox;
 mod roles;
 mod schema;

@@ -10,7 +10,9 @@ use crate::api::team::{
     team_members,
 };
 use crate::authz::{Access, Feature, Level, can};
-use crate::components::{ActionMenu, Frame, go_to, toaster};
+use crate::components::{
+    ActionMenu, Frame, KeyActions, KeyDialogs, KeyMeta, RefreshAsk, go_to, toaster,
+};
 use crate::error::AppError;
 use crate::model::team::{
     MemberAction, PAGE_SIZE, Role, RoleOption, RowKind, SortKey, Status, Target, TeamPage, TeamRow,
@@ -61,6 +63,8 @@ pub(crate) struct TeamCtx {
     editing: RwSignal<Option<TeamRow>>,
     link_open: RwSignal<bool>,
     link: RwSignal<Option<String>>,
+    /// "Copy API Key" and "Refresh".
+    keys: KeyActions,
     /// The organization's roles, from the last list the server sent.
     roles: RwSignal<Vec<RoleOption>>,
 }
@@ -121,8 +125,9 @@ fn live_updates(ctx: TeamCtx) {
 
 #[component]
 fn Team() -> impl IntoView {
+    let refresh = RwSignal::new(0);
     let ctx = TeamCtx {
-        refresh: RwSignal::new(0),
+        refresh,
         busy: RwSignal::new(false),
         invite_open: RwSignal::new(false),
         bulk_open: RwSignal::new(false),
@@ -133,6 +138,7 @@ fn Team() -> impl IntoView {
         link_open: RwSignal::new(false),
         roles: RwSignal::new(Vec::new()),
         link: RwSignal::new(None),
+        keys: KeyActions::new(refresh),
     };
     // What the list shows lives in the address (?q=&role=&status=&sort=&order=&page=), so a
     // reload, a shared link or the back button shows the same view.
@@ -320,6 +326,7 @@ fn Team() -> impl IntoView {
         <EditDialog ctx/>
         <ConfirmDialog ctx/>
         <LinkDialog ctx/>
+        <KeyDialogs actions=ctx.keys/>
     }
 }
 
@@ -496,7 +503,12 @@ fn Row(
                     {row.is_self.then(|| view! { <span class="you">" (you)"</span> })}
                 </span>
             </td>
-            <td data-label="Email" class="email">{row.email.clone()}</td>
+            <td data-label="Email" class="email">
+                <div>
+                    {row.email.clone()}
+                    {row.key.clone().map(|key| view! { <KeyMeta key/> })}
+                </div>
+            </td>
             <td data-label="Role">{row.role_name.clone()}</td>
             <td data-label="Status"><span class=status_class>{row.status.label()}</span></td>
             <td data-label="Joined" class="date">{date}</td>
@@ -507,8 +519,37 @@ fn Row(
 
 /// The menu items of the actions the viewer may take on a member.
 fn member_actions(row: &TeamRow, viewer: &Access, outranked: bool, ctx: TeamCtx) -> Vec<AnyView> {
-    let busy = move || ctx.busy.get();
+    let busy = move || ctx.busy.get() || ctx.keys.busy();
     let mut buttons = Vec::new();
+    // "Copy API Key" and "Refresh" first, as the product docs list them; the server sends
+    // the key's details only to viewers who may handle it.
+    if let Some(key) = &row.key {
+        let user_id = row.id;
+        let ask = RefreshAsk {
+            user_id,
+            key_id: key.id,
+            whose: if row.is_self {
+                "your".to_owned()
+            } else {
+                format!("{}'s", row.name())
+            },
+            prefix: key.prefix.clone(),
+        };
+        buttons.push(
+            view! {
+                <button type="button" role="menuitem" tabindex="-1" class="menu-item" disabled=busy
+                    on:click=move |_| ctx.keys.copy(user_id)>"Copy API Key"</button>
+            }
+            .into_any(),
+        );
+        buttons.push(
+            view! {
+                <button type="button" role="menuitem" tabindex="-1" class="menu-item" disabled=busy
+                    on:click=move |_| ctx.keys.refresh(ask.clone())>"Refresh"</button>
+            }
+            .into_any(),
+        );
+    }
     let target = Target {
         is_self: row.is_self,
         role: row.role,

@@ -11,7 +11,8 @@ use crate::services::OrInternal;
 use app::authz::{Feature, Level, can};
 use app::error::AppError;
 use app::model::team::{
-    MemberAction, Role, Status, Target, TeamPage, TeamQuery, action_level, may_act,
+    MemberAction, Role, RowKind, Status, Target, TeamPage, TeamQuery, action_level, may_act,
+    may_handle_key,
 };
 use app::ports::{Actor, MemberEdit};
 use serde::Serialize;
@@ -26,11 +27,11 @@ struct RoleMail<'a> {
 }
 
 /// A member as a change finds them, under the lock.
-struct Member {
-    user_id: i64,
-    email: String,
+pub(super) struct Member {
+    pub(super) user_id: i64,
+    pub(super) email: String,
     /// How the rules see them from the actor.
-    target: Target,
+    pub(super) target: Target,
 }
 
 /// A stored status as the rules see it (removed members never reach them).
@@ -79,6 +80,33 @@ impl TeamService {
             .await
             .or_internal("list roles")?;
         let roles = role_options(actor, &regions, &custom);
+        // Keys are shown on the rows of members whose key the viewer may handle.
+        let handled: Vec<i64> = rows
+            .iter()
+            .filter(|row| {
+                let outranked = roles
+                    .iter()
+                    .find(|r| r.role == row.role)
+                    .is_some_and(|r| r.outranked);
+                row.kind == RowKind::Member
+                    && may_handle_key(
+                        &actor.access,
+                        Target {
+                            is_self: row.is_self,
+                            role: row.role,
+                            status: row.status,
+                            outranked,
+                        },
+                    )
+            })
+            .map(|row| row.id)
+            .collect();
+        let mut keys = api_keys::views(&mut conn, actor.org_id, &handled, now)
+            .await
+            .or_internal("list api keys")?;
+        for row in rows.iter_mut().filter(|r| r.kind == RowKind::Member) {
+            row.key = keys.remove(&row.id);
+        }
         Ok(TeamPage {
             rows,
             total,
@@ -216,7 +244,7 @@ impl TeamService {
             MemberAction::Activate => {
                 self.accounts
                     .issue_api_key(change, actor.org_id, member.user_id)
-                    .await?
+                    .await?;
             }
             // Revoke keeps the key for a later Activate (refused meanwhile); Remove ends it.
             MemberAction::Remove => {
@@ -301,7 +329,7 @@ impl TeamService {
 
     /// A member of the organization who has not been removed, as the rules see them from
     /// `me` (`actor` acting); not found otherwise.
-    async fn member(
+    pub(super) async fn member(
         &self,
         conn: &mut Conn,
         actor: &Actor,

@@ -5,6 +5,7 @@
 
 mod guard;
 mod invitations;
+mod keys;
 mod members;
 
 pub(crate) use guard::{Manager, TeamChange};
@@ -16,7 +17,8 @@ use crate::events::Events;
 use app::authz::{Access, Feature, Level, Region};
 use app::error::AppError;
 use app::model::team::{
-    BulkResult, InvitationView, MemberAction, Role, RoleOption, TeamPage, TeamQuery, may_assign,
+    BulkResult, InvitationView, KeyGrace, KeyView, MemberAction, Role, RoleOption, TeamPage,
+    TeamQuery, may_assign,
 };
 use app::ports::{Actor, Invite, MemberEdit, NewSession, Registration, Team};
 use std::net::IpAddr;
@@ -153,6 +155,24 @@ impl Team for TeamService {
 
     async fn leave(&self, actor: &Actor) -> Result<(), AppError> {
         TeamService::leave(self, actor).await
+    }
+
+    async fn copy_key(&self, actor: &Actor, user_id: i64) -> Result<String, AppError> {
+        TeamService::copy_key(self, actor, user_id).await
+    }
+
+    async fn refresh_key(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        key_id: i64,
+        grace: KeyGrace,
+    ) -> Result<(), AppError> {
+        TeamService::refresh_key(self, actor, user_id, key_id, grace).await
+    }
+
+    async fn own_key(&self, actor: &Actor) -> Result<Option<KeyView>, AppError> {
+        TeamService::own_key(self, actor).await
     }
 
     async fn invitation(
