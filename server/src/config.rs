@@ -34,6 +34,9 @@ pub struct Config {
     /// hash, so someone signing in with their own password in a loop cannot fill the hashing
     /// queue for everyone else.
     pub password_checks_per_client_per_minute: u32,
+    /// Gateway checks one API key may pass per minute (`GATEWAY_CALLS_PER_KEY_PER_MINUTE`;
+    /// unset: no limit). Checks past it are refused as `rate_limited`.
+    pub gateway_calls_per_key_per_minute: Option<u32>,
     /// The server secret that API keys are hashed and sealed with: `SECRET_KEY` (64
     /// hexadecimal characters), or else `secret.key` beside the SQLite database (`data/`
     /// for PostgreSQL), created on first run.
@@ -174,6 +177,10 @@ impl Config {
         };
         let password_checks_per_client_per_minute =
             whole("PASSWORD_CHECKS_PER_CLIENT_PER_MINUTE", 60, 100_000)? as u32;
+        let gateway_calls_per_key_per_minute = match get("GATEWAY_CALLS_PER_KEY_PER_MINUTE") {
+            None => None,
+            Some(_) => Some(whole("GATEWAY_CALLS_PER_KEY_PER_MINUTE", 1, 100_000_000)? as u32),
+        };
         Ok(Self {
             database_url,
             public_url,
@@ -184,6 +191,7 @@ impl Config {
             terms_version,
             invite_quota,
             password_checks_per_client_per_minute,
+            gateway_calls_per_key_per_minute,
             secret,
         })
     }

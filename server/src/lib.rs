@@ -114,6 +114,7 @@ pub async fn build(
         accounts.clock.clone(),
         keys,
         events.watch.clone(),
+        config.gateway_calls_per_key_per_minute,
     );
     let state = http::AppState {
         leptos_options,

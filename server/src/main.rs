@@ -88,7 +88,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let gateway = roster.gateway.clone();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, %public, "Roster is listening");
-    axum::serve(
+    let served = axum::serve(
         listener,
         roster
             .router
@@ -100,11 +100,24 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         // Live-update streams never end by themselves: end them so the shutdown can finish.
         events.stop();
     })
-    .await?;
-    // The counts of the last checks, written before the process ends.
-    if !gateway.flush_usage().await {
-        tracing::error!("gateway usage could not be written at shutdown");
+    .await;
+    // The counts of the last checks, written before the process ends, however serving ended;
+    // a database that fails is given a few more seconds.
+    let mut written = gateway.flush_usage().await;
+    for _ in 0..5 {
+        if written {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        written = gateway.flush_usage().await;
     }
+    if !written {
+        tracing::error!(
+            batches = gateway.usage.unwritten(),
+            "gateway usage could not be written at shutdown; these counts are lost"
+        );
+    }
+    served?;
     Ok(())
 }
 

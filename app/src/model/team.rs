@@ -437,10 +437,19 @@ pub fn may_act(actor: &Access, target: Target, action: MemberAction) -> bool {
 /// Whether `actor` may copy and refresh `target`'s API key ("Copy API Key", "Refresh"): the
 /// key of an Active member, for a role with API Keys: Edit or more; their own, or another
 /// member's on exactly the rules of the other member actions (`may_act`, as for Revoke).
-pub fn may_handle_key(actor: &Access, target: Target) -> bool {
-    can(actor, Feature::ApiKeys, Level::Edit, None)
+pub fn may_handle_key(actor: &Access, regions: &[Region], target: Target) -> bool {
+    edits_keys(actor, regions)
         && target.status == Status::Active
         && (target.is_self || may_act(actor, target, MemberAction::Revoke))
+}
+
+/// Whether `access` holds API Keys: Edit in every one of the organization's `regions` (a key
+/// works in all of them).
+pub fn edits_keys(access: &Access, regions: &[Region]) -> bool {
+    can(access, Feature::ApiKeys, Level::Edit, None)
+        && regions
+            .iter()
+            .all(|r| can(access, Feature::ApiKeys, Level::Edit, Some(&r.code)))
 }
 
 /// Whether `actor` may give a role granting `role_access` to someone (by invitation or
@@ -780,44 +789,54 @@ mod tests {
         // Their own: API Keys Edit (Owner, Admin), not a Member's View.
         assert!(may_handle_key(
             &owner,
+            &crate::authz::default_regions(),
             aimed_at(&owner, true, Role::Owner, active)
         ));
         assert!(may_handle_key(
             &admin,
+            &crate::authz::default_regions(),
             aimed_at(&admin, true, Role::Admin, active)
         ));
         assert!(!may_handle_key(
             &member,
+            &crate::authz::default_regions(),
             aimed_at(&member, true, Role::Member, active)
         ));
         // Others: as Revoke. The Owner's key is no one else's; an Admin's is the Owner's.
         assert!(may_handle_key(
             &owner,
+            &crate::authz::default_regions(),
             aimed_at(&owner, false, Role::Admin, active)
         ));
         assert!(may_handle_key(
             &admin,
+            &crate::authz::default_regions(),
             aimed_at(&admin, false, Role::Member, active)
         ));
         assert!(may_handle_key(
             &admin,
+            &crate::authz::default_regions(),
             aimed_at(&admin, false, Role::Visitor, active)
         ));
         assert!(!may_handle_key(
             &admin,
+            &crate::authz::default_regions(),
             aimed_at(&admin, false, Role::Admin, active)
         ));
         assert!(!may_handle_key(
             &admin,
+            &crate::authz::default_regions(),
             aimed_at(&admin, false, Role::Owner, active)
         ));
         assert!(!may_handle_key(
             &member,
+            &crate::authz::default_regions(),
             aimed_at(&member, false, Role::Visitor, active)
         ));
         // A disabled member's key is handled by no one until they are active again.
         assert!(!may_handle_key(
             &owner,
+            &crate::authz::default_regions(),
             aimed_at(&owner, false, Role::Member, disabled)
         ));
         // Team Management Full without API Keys Edit: no keys.
@@ -835,6 +854,7 @@ mod tests {
         ));
         assert!(!may_handle_key(
             &lead,
+            &crate::authz::default_regions(),
             aimed_at(&lead, false, Role::Visitor, active)
         ));
     }

@@ -1,11 +1,12 @@
 use crate::api::account::{ChangePassword, SetDefaultOrganization, UpdateProfile};
 use crate::api::team::own_api_key;
-use crate::authz::{Feature, Level, can};
+use crate::authz::Feature;
 use crate::components::{
     Field, FormMessage, Frame, KeyActions, KeyDialogs, KeyMeta, RefreshAsk, field_error,
     form_error, toast,
 };
 use crate::model::CurrentUser;
+use crate::model::team::edits_keys;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -115,7 +116,7 @@ fn DefaultOrganization(user: CurrentUser) -> impl IntoView {
 /// last used, and "Copy API Key" and "Refresh".
 #[component]
 fn YourApiKey(user: CurrentUser) -> impl IntoView {
-    can(&user.access, Feature::ApiKeys, Level::Edit, None).then(|| {
+    edits_keys(&user.access, &user.regions).then(|| {
         let changed = RwSignal::new(0u64);
         let actions = KeyActions::new(changed);
         let key = Resource::new(move || changed.get(), |_| own_api_key());

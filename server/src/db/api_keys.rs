@@ -36,17 +36,13 @@ pub async fn insert_current(
     .await
 }
 
-/// Ends the membership's current key now (Remove, Leave): a key that leaked before never
-/// comes back with a later return; the member gets a new one when they join again.
-pub async fn end_current(
-    conn: &mut Conn,
-    org_id: i64,
-    user_id: i64,
-    now: Millis,
-) -> sqlx::Result<()> {
+/// Ends every key of the membership that still works, the current one and any refreshed-away
+/// key in its grace period, now (Remove, Leave): a key that leaked before never comes back
+/// with a later return; the member gets a new one when they join again.
+pub async fn end_all(conn: &mut Conn, org_id: i64, user_id: i64, now: Millis) -> sqlx::Result<()> {
     sqlx::query(
         "update api_keys set expires_at = $3 \
-         where org_id = $1 and user_id = $2 and expires_at is null",
+         where org_id = $1 and user_id = $2 and (expires_at is null or expires_at > $3)",
     )
     .bind(org_id)
     .bind(user_id)
@@ -175,6 +171,43 @@ pub async fn set_replaced_by(conn: &mut Conn, id: i64, by: i64) -> sqlx::Result<
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Ends now every refreshed-away key of the membership still in its grace period, so at most
+/// one old key works beside the current one.
+pub async fn end_replaced(
+    conn: &mut Conn,
+    org_id: i64,
+    user_id: i64,
+    now: Millis,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update api_keys set expires_at = $3 \
+         where org_id = $1 and user_id = $2 and expires_at > $3",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Keys the membership was given since `since`.
+pub async fn issued_since(
+    conn: &mut Conn,
+    org_id: i64,
+    user_id: i64,
+    since: Millis,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select count(*) from api_keys where org_id = $1 and user_id = $2 and created_at > $3",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(since)
+    .fetch_one(conn)
+    .await
 }
 
 /// Ends key `id` at `at`, before its replacement is inserted (one current key at a time).

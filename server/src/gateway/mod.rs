@@ -14,6 +14,7 @@ use crate::db::{Store, api_keys, roles};
 use app::authz::{Access, Feature, Need, can};
 use app::error::PERMISSION_DENIED;
 use app::model::team::Role;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub struct Gateway {
     reads: Arc<AtomicU64>,
     /// Every check, counted.
     pub usage: Arc<Usage>,
+    /// Calls per key and minute, when limited.
+    limiter: Option<Arc<governor::DefaultKeyedRateLimiter<i64>>>,
 }
 
 /// A cached lookup: what it found, and when it began, to know whether it is still true.
@@ -79,6 +82,8 @@ pub enum Reason {
     MemberInactive,
     InsufficientPermission,
     RegionDenied,
+    /// The key passed its calls per minute (`GATEWAY_CALLS_PER_KEY_PER_MINUTE`).
+    RateLimited,
     /// The key could not be checked (the database failed); refused, never a 5xx.
     Unavailable,
 }
@@ -93,6 +98,7 @@ impl Reason {
             Reason::MemberInactive => "member_inactive",
             Reason::InsufficientPermission => "insufficient_permission",
             Reason::RegionDenied => "region_denied",
+            Reason::RateLimited => "rate_limited",
             Reason::Unavailable => "unavailable",
         }
     }
@@ -100,7 +106,7 @@ impl Reason {
     /// 401 when the key does not identify an active member, 403 when the member may not.
     pub fn status(self) -> u16 {
         match self {
-            Reason::InsufficientPermission | Reason::RegionDenied => 403,
+            Reason::InsufficientPermission | Reason::RegionDenied | Reason::RateLimited => 403,
             _ => 401,
         }
     }
@@ -115,6 +121,9 @@ impl Reason {
             Reason::KeyExpired => "That API key has been replaced and no longer works.",
             Reason::MemberInactive => "The member this API key belongs to is not active.",
             Reason::InsufficientPermission | Reason::RegionDenied => PERMISSION_DENIED,
+            Reason::RateLimited => {
+                "Too many calls with this API key. Please wait a moment and try again."
+            }
             Reason::Unavailable => {
                 "The API key could not be checked right now. Please try again in a moment."
             }
@@ -155,7 +164,13 @@ pub fn named_need(name: &str) -> Option<Need> {
 }
 
 impl Gateway {
-    pub fn new(store: Store, clock: Clock, keys: Arc<Keys>, watch: Arc<Watch>) -> Self {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        keys: Arc<Keys>,
+        watch: Arc<Watch>,
+        per_key_per_minute: Option<u32>,
+    ) -> Self {
         let cache = moka::future::Cache::builder()
             .max_capacity(CACHE_CAPACITY)
             .time_to_live(CACHE_TTL)
@@ -168,6 +183,9 @@ impl Gateway {
             cache,
             reads: Arc::default(),
             usage: Arc::default(),
+            limiter: per_key_per_minute
+                .and_then(NonZeroU32::new)
+                .map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(n)))),
         }
     }
 
@@ -181,9 +199,15 @@ impl Gateway {
     pub async fn write_usage(self) {
         let mut every = tokio::time::interval(usage::FLUSH_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        for tick in 1u64.. {
             every.tick().await;
             self.flush_usage().await;
+            // The limiter forgets keys idle for a minute (its state is one small entry a key).
+            if tick % 30 == 0
+                && let Some(limiter) = &self.limiter
+            {
+                limiter.retain_recent();
+            }
         }
     }
 
@@ -244,6 +268,11 @@ impl Gateway {
         }
         if !principal.active {
             return Err(Reason::MemberInactive);
+        }
+        if let Some(limiter) = &self.limiter
+            && limiter.check_key(&principal.key_id).is_err()
+        {
+            return Err(Reason::RateLimited);
         }
         let feature = feature.ok_or(Reason::InsufficientPermission)?;
         let need = ask.need.ok_or(Reason::InsufficientPermission)?;
@@ -387,6 +416,7 @@ mod tests {
             MemberInactive,
             InsufficientPermission,
             RegionDenied,
+            RateLimited,
             Unavailable,
         ] {
             let m = r.message();

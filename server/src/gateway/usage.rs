@@ -12,13 +12,13 @@ use crate::clock::{MINUTE, Millis};
 use crate::db::Store;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 /// How often counts are written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// Every outcome a check can have: allowed, or a refusal's reason code.
-pub const OUTCOMES: [&str; 9] = [
+pub const OUTCOMES: [&str; 10] = [
     "allowed",
     "missing_key",
     "malformed_key",
@@ -27,6 +27,7 @@ pub const OUTCOMES: [&str; 9] = [
     "member_inactive",
     "insufficient_permission",
     "region_denied",
+    "rate_limited",
     "unavailable",
 ];
 /// Rows a single insert statement carries.
@@ -62,6 +63,8 @@ pub struct Usage {
     pending: Mutex<Pending>,
     /// Batches taken out and not yet written, oldest first; held by one flush at a time.
     unwritten: tokio::sync::Mutex<VecDeque<Batch>>,
+    /// Their number, readable without waiting for a flush under way.
+    unwritten_count: AtomicUsize,
     /// This process's prefix of batch ids (random), and the next batch's number.
     instance: String,
     next: AtomicU64,
@@ -78,6 +81,7 @@ impl Default for Usage {
         Self {
             pending: Mutex::default(),
             unwritten: tokio::sync::Mutex::default(),
+            unwritten_count: AtomicUsize::new(0),
             instance: hex::encode(bytes),
             next: AtomicU64::new(1),
             checks: Default::default(),
@@ -111,9 +115,9 @@ impl Usage {
             .map(|(o, n)| (*o, n.load(Relaxed)))
     }
 
-    /// Batches waiting to be written (the one being taken out now not included).
-    pub async fn unwritten(&self) -> usize {
-        self.unwritten.lock().await.len()
+    /// Batches waiting to be written, as the last flush left them.
+    pub fn unwritten(&self) -> usize {
+        self.unwritten_count.load(Relaxed)
     }
 
     /// Takes the counts out of memory as a batch and writes every unwritten batch, oldest
@@ -139,10 +143,12 @@ impl Usage {
                 Err(e) => {
                     self.batches_failed.fetch_add(1, Relaxed);
                     tracing::error!(error = %e, batch = %batch.id, "write gateway usage; kept to retry");
+                    self.unwritten_count.store(unwritten.len(), Relaxed);
                     return false;
                 }
             }
         }
+        self.unwritten_count.store(0, Relaxed);
         true
     }
 }

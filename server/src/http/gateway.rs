@@ -149,7 +149,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "counter",
         &[(String::new(), u.batches_failed.load(Relaxed))],
     );
-    let unwritten = u.unwritten().await as u64;
+    let unwritten = u.unwritten() as u64;
     counter(
         "roster_gateway_usage_batches_unwritten",
         "Batches of check counts waiting to be written.",

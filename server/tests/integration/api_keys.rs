@@ -320,3 +320,74 @@ on_both!(keys_are_shown_only_to_those_who_may_handle_them, |db| {
     assert!(own(visitor).await.is_null());
     assert!(own(admin).await["id"].is_i64());
 });
+
+on_both!(
+    old_keys_in_their_grace_period_end_with_remove_leave_and_the_next_refresh,
+    |db| {
+        let app = TestApp::new(db).await;
+        let [owner, ..] = org(&app).await;
+        let email = "member@example.com";
+        let first = key_of(&app, email, None).await;
+        let r = refresh(&app, &owner, email, current_key_id(&app, email).await, "7d").await;
+        assert_eq!(r.error(), None, "{}", r.body);
+        allowed(&check(&first).send(&app).await);
+        // A second refresh with time to spare ends the first old key now: one old key at most.
+        let second = key_of(&app, email, None).await;
+        let r = refresh(&app, &owner, email, current_key_id(&app, email).await, "7d").await;
+        assert_eq!(r.error(), None, "{}", r.body);
+        refused(&check(&first).send(&app).await, 401, "key_expired");
+        allowed(&check(&second).send(&app).await);
+        // Remove ends the old key still in its grace period too, and a return revives neither.
+        app.act(&owner, email, "remove").await;
+        refused(&check(&second).send(&app).await, 401, "key_expired");
+        assert_eq!(app.invite(&owner, email, "member").await.error(), None);
+        let emailed = app.last_token(email, "invitation").await;
+        assert_eq!(
+            app.sign_in_to_accept(&emailed, PASSWORD).await.error(),
+            None
+        );
+        refused(&check(&second).send(&app).await, 401, "key_expired");
+        allowed(&check(&key_of(&app, email, None).await).send(&app).await);
+    }
+);
+
+on_both!(refresh_is_limited_to_ten_new_keys_an_hour, |db| {
+    let app = TestApp::new(db).await;
+    let [owner, ..] = org(&app).await;
+    let email = "member@example.com";
+    // The key from joining counts: nine refreshes bring the hour's keys to ten.
+    for _ in 0..9 {
+        let r = refresh(
+            &app,
+            &owner,
+            email,
+            current_key_id(&app, email).await,
+            "now",
+        )
+        .await;
+        assert_eq!(r.error(), None, "{}", r.body);
+    }
+    let r = refresh(
+        &app,
+        &owner,
+        email,
+        current_key_id(&app, email).await,
+        "now",
+    )
+    .await;
+    assert!(
+        r.error().is_some_and(|e| e.contains("in the last hour")),
+        "{}",
+        r.body
+    );
+    app.clock.advance(3_600_000);
+    let r = refresh(
+        &app,
+        &owner,
+        email,
+        current_key_id(&app, email).await,
+        "now",
+    )
+    .await;
+    assert_eq!(r.error(), None, "{}", r.body);
+});

@@ -84,7 +84,9 @@ pub(crate) fn refused(r: &Reply, status: u16, reason: &str) {
     let body = r.json();
     assert_eq!(body["reason"], reason);
     let message = body["message"].as_str().unwrap();
-    if status == 403 {
+    if reason == "rate_limited" {
+        assert!(message.starts_with("Too many calls"), "{message}");
+    } else if status == 403 {
         assert_eq!(message, PERMISSION_DENIED);
     } else {
         assert!(!message.is_empty());
@@ -1045,13 +1047,13 @@ on_both!(
         rename("gateway_usage", "gateway_usage_away").await;
         assert!(!app.roster.gateway.flush_usage().await);
         assert_eq!(usage.batches_failed.load(Ordering::Relaxed), 1);
-        assert_eq!(usage.unwritten().await, 1);
+        assert_eq!(usage.unwritten(), 1);
         // Checks go on meanwhile, and another failed flush keeps both batches.
         for _ in 0..3 {
             allowed(&check(&key).send(&app).await);
         }
         assert!(!app.roster.gateway.flush_usage().await);
-        assert_eq!(usage.unwritten().await, 2);
+        assert_eq!(usage.unwritten(), 2);
         let metrics = app.get("/metrics").send().await;
         assert_eq!(metrics.status, 200);
         assert!(
@@ -1073,7 +1075,7 @@ on_both!(
         );
         rename("gateway_usage_away", "gateway_usage").await;
         assert!(app.roster.gateway.flush_usage().await);
-        assert_eq!(usage.unwritten().await, 0);
+        assert_eq!(usage.unwritten(), 0);
         assert_eq!(usage.batches_written.load(Ordering::Relaxed), 2);
         let total: i64 = sqlx::query_scalar("select cast(sum(calls) as bigint) from gateway_usage")
             .fetch_one(&app.roster.store.pool)
@@ -1090,5 +1092,32 @@ on_both!(
         app.clock.advance(8 * 24 * 3_600_000);
         let swept = app.roster.housekeeping.run_once().await.unwrap();
         assert_eq!(swept.usage_batches, 2);
+    }
+);
+
+on_both!(
+    a_key_past_its_calls_per_minute_is_rate_limited_and_counted,
+    |db| {
+        let app = TestApp::with(db, |c| c.gateway_calls_per_key_per_minute = Some(3)).await;
+        team(&app).await;
+        let key = key_of(&app, "member@example.com", None).await;
+        let other = key_of(&app, "visitor@example.com", None).await;
+        for _ in 0..3 {
+            allowed(&check(&key).send(&app).await);
+        }
+        let r = check(&key).send(&app).await;
+        refused(&r, 403, "rate_limited");
+        assert!(r.body.contains("Too many calls with this API key"));
+        // Per key: another member's key is not held back.
+        allowed(&check(&other).send(&app).await);
+        // Keys that identify no active member are refused for that first, uncounted by the limit.
+        refused(&check("rst_bad").send(&app).await, 401, "malformed_key");
+        assert!(app.roster.gateway.flush_usage().await);
+        let limited = count(
+            &app,
+            "select cast(sum(calls) as bigint) from gateway_usage where outcome = 'rate_limited'",
+        )
+        .await;
+        assert_eq!(limited, 1);
     }
 );

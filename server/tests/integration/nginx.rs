@@ -187,6 +187,9 @@ on_both!(
             &[
                 ("x-roster-email", "owner@evil.example"),
                 ("x-api-key", &member),
+                ("x-roster-region", "EU"),
+                ("x-roster-need", "full"),
+                ("x-original-method", "DELETE"),
             ],
         )
         .await;
@@ -202,6 +205,14 @@ on_both!(
         assert!(seen.get("authorization").is_none(), "{seen}");
         assert!(seen.get("x-api-key").is_none(), "{seen}");
         assert_eq!(echo["path"], "/products/widgets");
+        // The API hears what was checked, not what the client claimed.
+        assert_eq!(seen["x-roster-feature"], "products");
+        for claimed in ["x-roster-region", "x-roster-need", "x-original-method"] {
+            assert!(
+                seen.get(claimed).is_none(),
+                "{claimed} reached the API: {seen}"
+            );
+        }
 
         // Wrong feature: the seed's sentence.
         let (status, reason, body) =
@@ -322,5 +333,18 @@ on_both!(
         assert!(app.roster.gateway.flush_usage().await);
         let counted = count(&app, "select cast(sum(calls) as bigint) from gateway_usage").await;
         assert_eq!(counted, checks);
+
+        // Roster unreachable: a 503 with a JSON reason, never nginx's HTML 500.
+        let dead: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let orphan = Front::start(dead).await;
+        let r = reqwest::Client::new()
+            .get(orphan.url("/products/x"))
+            .bearer_auth(&renewed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["reason"], "unavailable");
     }
 );

@@ -5,12 +5,17 @@
 
 use super::members::Member;
 use super::{TeamChange, TeamService, before_after};
-use crate::db::api_keys;
+use crate::clock::HOUR;
+use crate::db::{api_keys, roles};
 use crate::services::OrInternal;
-use app::authz::{Feature, Level, can};
+use app::authz::{Feature, Level};
 use app::error::AppError;
-use app::model::team::{KeyGrace, KeyView, format_time, may_handle_key};
+use app::model::team::{KeyGrace, KeyView, edits_keys, format_time, may_handle_key};
 use app::ports::Actor;
+
+/// Keys a membership may be given in an hour by Refresh: each is a stored row and a known key
+/// on every instance, so a loop of Refreshes cannot grow them without bound.
+const REFRESHES_PER_HOUR: i64 = 10;
 
 impl TeamService {
     /// Begins a key action on `user_id`'s key: refused unless the actor, as they are now,
@@ -24,7 +29,7 @@ impl TeamService {
             .change_as_manager(actor, Feature::ApiKeys, Level::Edit)
             .await?;
         let member = self.member(&mut change, actor, &me, user_id).await?;
-        if !may_handle_key(&me.access, member.target) {
+        if !may_handle_key(&me.access, &me.regions, member.target) {
             return Err(AppError::Forbidden);
         }
         Ok((change, member))
@@ -74,7 +79,20 @@ impl TeamService {
                     .into(),
             ));
         }
-        let ends_at = self.now() + grace.millis();
+        let now = self.now();
+        let recent = api_keys::issued_since(&mut change, actor.org_id, user_id, now - HOUR)
+            .await
+            .or_internal("count api keys")?;
+        if recent >= REFRESHES_PER_HOUR {
+            return Err(AppError::Refused(format!(
+                "This key was refreshed {REFRESHES_PER_HOUR} times in the last hour. Try again later."
+            )));
+        }
+        let ends_at = now + grace.millis();
+        // At most one old key keeps working: one still in an earlier grace period ends now.
+        api_keys::end_replaced(&mut change, actor.org_id, user_id, now)
+            .await
+            .or_internal("end old api keys")?;
         // The old key ends first: one current key per member, always.
         api_keys::end(&mut change, current.id, ends_at)
             .await
@@ -109,9 +127,6 @@ impl TeamService {
     /// The signed-in member's own key for Profile, when their role may handle it (API Keys:
     /// Edit; the request's session holds an active membership).
     pub(super) async fn own_key(&self, actor: &Actor) -> Result<Option<KeyView>, AppError> {
-        if !can(&actor.access, Feature::ApiKeys, Level::Edit, None) {
-            return Ok(None);
-        }
         let mut conn = self
             .accounts
             .store
@@ -119,6 +134,12 @@ impl TeamService {
             .acquire()
             .await
             .or_internal("acquire")?;
+        let regions = roles::regions(&mut conn, actor.org_id)
+            .await
+            .or_internal("list regions")?;
+        if !edits_keys(&actor.access, &regions) {
+            return Ok(None);
+        }
         let mut views = api_keys::views(&mut conn, actor.org_id, &[actor.user_id], self.now())
             .await
             .or_internal("read api key")?;

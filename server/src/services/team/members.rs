@@ -91,6 +91,7 @@ impl TeamService {
                 row.kind == RowKind::Member
                     && may_handle_key(
                         &actor.access,
+                        &regions,
                         Target {
                             is_self: row.is_self,
                             role: row.role,
@@ -248,7 +249,7 @@ impl TeamService {
             }
             // Revoke keeps the key for a later Activate (refused meanwhile); Remove ends it.
             MemberAction::Remove => {
-                api_keys::end_current(change, actor.org_id, member.user_id, self.now())
+                api_keys::end_all(change, actor.org_id, member.user_id, self.now())
                     .await
                     .or_internal("end api key")?
             }
@@ -317,7 +318,7 @@ impl TeamService {
         team::set_status(&mut change, actor.org_id, actor.user_id, "removed")
             .await
             .or_internal("leave")?;
-        api_keys::end_current(&mut change, actor.org_id, actor.user_id, self.now())
+        api_keys::end_all(&mut change, actor.org_id, actor.user_id, self.now())
             .await
             .or_internal("end api key")?;
         sessions::delete_in_org(&mut change, actor.user_id, actor.org_id)
