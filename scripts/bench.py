@@ -153,7 +153,8 @@ def start_nginx(work, roster_port):
     with open(folder / "site.conf", "a") as site:
         site.write(f"""
 server {{ listen 127.0.0.1:{api}; location / {{ return 200 "ok\\n"; }} }}
-server {{ listen 127.0.0.1:{straight}; location / {{ proxy_pass http://api; }} }}
+server {{ listen 127.0.0.1:{straight}; proxy_http_version 1.1; proxy_set_header Connection "";
+         location / {{ proxy_pass http://api; }} }}
 """)
     nginx = "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx"
     process = subprocess.Popen([nginx, "-p", str(folder), "-c", str(folder / "nginx.conf")],
@@ -239,8 +240,11 @@ def main():
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
         'wrk.headers["Sec-Fetch-Site"] = "same-origin"\n'
+        # Each thread walks the accounts in turn from a random start, so no account has more
+        # than a couple of sign-ins in flight (one account takes at most 5 at a time).
+        f'local n = math.random(0, {SIGN_IN_ACCOUNTS - 1})\n'
         'request = function()\n'
-        f'  local n = math.random(0, {SIGN_IN_ACCOUNTS - 1})\n'
+        f'  n = (n + 1) % {SIGN_IN_ACCOUNTS}\n'
         f'  return wrk.format(nil, nil, nil, "email=bench" .. n .. "%40example.com&password={PASSWORD.replace(" ", "+")}")\n'
         'end\n'
     )
@@ -306,11 +310,20 @@ def main():
             sampler = RssSampler(server.pid)
             sampler.start()
             storm_result = {}
-            storm = threading.Thread(target=lambda: storm_result.update(wrk(f"{base}/api/sign_in", 10, 16, threads=2, script=str(lua))))
+            def sign_in_storm():
+                # A failure in the thread is kept and raised below (a thread's SystemExit is silent).
+                try:
+                    storm_result.update(wrk(f"{base}/api/sign_in", 10, 16, threads=2, script=str(lua)))
+                except BaseException as e:
+                    storm_result["failed"] = str(e)
+
+            storm = threading.Thread(target=sign_in_storm)
             storm.start()
             time.sleep(2)
             under_load = paced_probe(port, "/healthz", 6, 100)
             storm.join()
+            if "failed" in storm_result:
+                raise SystemExit(f"the sign-in storm failed: {storm_result['failed']}")
             sampler.stop.set()
             sampler.join()
             gateway = wrk(f"{base}/gateway/check", 5, 32, threads=2, headers=check_headers)
