@@ -36,7 +36,9 @@ struct Front {
 impl Drop for Front {
     fn drop(&mut self) {
         for child in &mut self.children {
-            let _ = child.kill();
+            // SIGTERM: nginx's master then stops its workers (a SIGKILL would orphan them).
+            let pid = libc::pid_t::try_from(child.id()).expect("a process id");
+            unsafe { libc::kill(pid, libc::SIGTERM) };
             let _ = child.wait();
         }
     }
