@@ -89,7 +89,19 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub fn code(self) -> &'static str {
+    pub const ALL: [Reason; 9] = [
+        Reason::MissingKey,
+        Reason::MalformedKey,
+        Reason::UnknownKey,
+        Reason::KeyExpired,
+        Reason::MemberInactive,
+        Reason::InsufficientPermission,
+        Reason::RegionDenied,
+        Reason::RateLimited,
+        Reason::Unavailable,
+    ];
+
+    pub const fn code(self) -> &'static str {
         match self {
             Reason::MissingKey => "missing_key",
             Reason::MalformedKey => "malformed_key",
@@ -407,18 +419,7 @@ mod tests {
 
     #[test]
     fn every_message_can_be_a_header_and_a_json_string_as_it_is() {
-        use Reason::*;
-        for r in [
-            MissingKey,
-            MalformedKey,
-            UnknownKey,
-            KeyExpired,
-            MemberInactive,
-            InsufficientPermission,
-            RegionDenied,
-            RateLimited,
-            Unavailable,
-        ] {
+        for r in Reason::ALL {
             let m = r.message();
             assert!(m.bytes().all(|b| (b' '..=b'~').contains(&b)), "{m}");
             assert!(!m.contains('"') && !m.contains('\\'), "{m}");

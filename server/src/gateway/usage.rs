@@ -8,6 +8,7 @@
 //! crash (kill -9) loses is what was not yet written: the counts since the last flush (at
 //! most `FLUSH_EVERY` of checks) and batches still waiting after a failed write.
 
+use super::Reason;
 use crate::clock::{MINUTE, Millis};
 use crate::db::Store;
 use std::collections::{HashMap, VecDeque};
@@ -18,18 +19,15 @@ use std::time::Duration;
 /// How often counts are written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// Every outcome a check can have: allowed, or a refusal's reason code.
-pub const OUTCOMES: [&str; 10] = [
-    "allowed",
-    "missing_key",
-    "malformed_key",
-    "unknown_key",
-    "key_expired",
-    "member_inactive",
-    "insufficient_permission",
-    "region_denied",
-    "rate_limited",
-    "unavailable",
-];
+pub const OUTCOMES: [&str; Reason::ALL.len() + 1] = {
+    let mut out = ["allowed"; Reason::ALL.len() + 1];
+    let mut i = 0;
+    while i < Reason::ALL.len() {
+        out[i + 1] = Reason::ALL[i].code();
+        i += 1;
+    }
+    out
+};
 /// Rows a single insert statement carries.
 const ROWS_PER_STATEMENT: usize = 500;
 
