@@ -250,7 +250,7 @@ def main():
     )
     env = dict(os.environ, DATABASE_URL=db, SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", RUST_LOG="warn",
                LEPTOS_SITE_ADDR=f"127.0.0.1:{port}", LEPTOS_SITE_ROOT=str(ROOT / "target/site"),
-               LEPTOS_OUTPUT_NAME="roster", PUBLIC_URL=f"http://127.0.0.1:{port}",
+               LEPTOS_OUTPUT_NAME="roster", LEPTOS_HASH_FILES="true", PUBLIC_URL=f"http://127.0.0.1:{port}",
                # The sign-in storm measures argon2 throughput from one address, not its limit.
                PASSWORD_CHECKS_PER_CLIENT_PER_MINUTE="100000")
     env.pop("MAILBOX_DIR", None)

@@ -129,3 +129,20 @@ stop_postgres() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# Builds the release server and site (file names carrying a hash of their content, brotli and
+# gzip copies beside each asset) unless nothing they are built from changed since the last
+# build, so a second start with no change serves within seconds.
+build_release() {
+  local stamp=target/release/.roster-built
+  if [ -f "$stamp" ] && [ -x target/release/roster ] && [ -f target/release/hash.txt ] &&
+    [ -z "$(find app frontend server style migrations Cargo.toml Cargo.lock -newer "$stamp" -print -quit)" ]; then
+    say "Nothing changed since the last build"
+    return
+  fi
+  mkdir -p target/release
+  local started="$stamp.new"
+  touch "$started"
+  LEPTOS_HASH_FILES=true cargo leptos build --release --precompress
+  mv "$started" "$stamp"
+}

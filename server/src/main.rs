@@ -73,6 +73,7 @@ fn leptos_options() -> Result<LeptosOptions, Box<dyn std::error::Error>> {
         .output_name("roster")
         .site_root(site_root)
         .site_addr(addr)
+        .hash_files(std::env::var("LEPTOS_HASH_FILES").is_ok_and(|v| v == "true"))
         .build())
 }
 

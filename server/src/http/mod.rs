@@ -16,6 +16,8 @@ use axum::routing::{MethodRouter, get};
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use std::sync::{Arc, OnceLock};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::services::ServeDir;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -74,6 +76,10 @@ pub fn router(state: AppState) -> Router {
         }
     }
     let router = router
+        .route(
+            &format!("/{}/{{*path}}", state.leptos_options.site_pkg_dir),
+            assets(&state.leptos_options),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -94,7 +100,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             guard::security_headers,
         ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT));
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        // Pages and server-function answers compressed as they are sent (the assets are
+        // compressed already, and event streams are left alone), at a level that costs
+        // little time per page.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)));
     // The gateway check goes in after the layers: it reads no session, no cookie and no body,
     // so the same-origin rule and the body limit, which would answer 403 or 413 in their own
     // words, have nothing to guard there.
@@ -103,6 +113,38 @@ pub fn router(state: AppState) -> Router {
         None => router,
     }
     .with_state(state)
+}
+
+/// The built assets (`/pkg`): the precompressed copy (brotli, gzip) the browser accepts, and,
+/// when their names carry a hash of their content (`LEPTOS_HASH_FILES`), cached for a year;
+/// otherwise checked again on each use.
+fn assets(options: &LeptosOptions) -> MethodRouter<AppState> {
+    use axum::http::{HeaderValue, Response, header};
+    use tower_http::services::fs::ServeFileSystemResponseBody;
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let files = ServeDir::new(&*options.site_root)
+        .precompressed_br()
+        .precompressed_gzip();
+    let cache = if options.hash_files {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let cache = HeaderValue::from_static(cache);
+    axum::routing::get_service(
+        tower::ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                header::VARY,
+                HeaderValue::from_static("accept-encoding"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                move |r: &Response<ServeFileSystemResponseBody>| {
+                    r.status().is_success().then(|| cache.clone())
+                },
+            ))
+            .service(files),
+    )
 }
 
 async fn health() -> axum::Json<serde_json::Value> {

@@ -7,6 +7,7 @@ mod common;
 
 mod account_journey;
 mod api_keys;
+mod assets;
 mod gateway;
 mod hardening;
 mod http_safety;

@@ -80,6 +80,7 @@ pub struct TestApp {
     pub roster: server::Roster,
     pub clock: Clock,
     pub config: Config,
+    pub options: LeptosOptions,
     _dirs: Vec<tempfile::TempDir>,
 }
 
@@ -107,12 +108,23 @@ impl TestApp {
     }
 
     pub async fn with(db: Db, adjust: impl FnOnce(&mut Config)) -> Self {
+        let options = LeptosOptions::builder().output_name("roster").build();
+        Self::with_options(db, options, adjust).await
+    }
+
+    /// A server with Leptos settings of its own (where the site's files are).
+    pub async fn with_options(
+        db: Db,
+        options: LeptosOptions,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let (url, dir) = fresh_database(db).await;
         let mailbox = tempfile::tempdir().unwrap();
         let mut config = test_config(&url, mailbox.path());
         adjust(&mut config);
         Self::on(
             config,
+            options,
             dir.into_iter().chain([mailbox]).collect(),
             Clock::manual(START),
         )
@@ -123,16 +135,22 @@ impl TestApp {
     pub async fn restart_with(self, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = self.config.clone();
         adjust(&mut config);
-        Self::on(config, self._dirs, self.clock).await
+        let options = self.options.clone();
+        Self::on(config, options, self._dirs, self.clock).await
     }
 
-    async fn on(config: Config, dirs: Vec<tempfile::TempDir>, clock: Clock) -> Self {
-        let options = LeptosOptions::builder().output_name("roster").build();
-        let roster = server::build(config.clone(), options, clock.clone())
+    async fn on(
+        config: Config,
+        options: LeptosOptions,
+        dirs: Vec<tempfile::TempDir>,
+        clock: Clock,
+    ) -> Self {
+        let roster = server::build(config.clone(), options.clone(), clock.clone())
             .await
             .unwrap();
         Self {
             roster,
+            options,
             clock,
             config,
             _dirs: dirs,
@@ -143,6 +161,8 @@ impl TestApp {
 pub struct Reply {
     pub status: StatusCode,
     pub body: String,
+    /// The body as sent (compressed, when it was).
+    pub bytes: axum::body::Bytes,
     pub headers: axum::http::HeaderMap,
 }
 
@@ -469,6 +489,7 @@ impl TestApp {
             ("sort", "name"),
             ("descending", "false"),
             ("page", "1"),
+            ("cursor", ""),
         ];
         for (k, v) in changes {
             form.retain(|(n, _)| n != k);
@@ -569,6 +590,7 @@ impl Call<'_> {
         let reply = Reply {
             status,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
             headers,
         };
         // Every refusal of a server function carries the status of its kind; 500 is for
