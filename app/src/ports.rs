@@ -17,6 +17,51 @@ pub struct RequestMeta {
     pub client_ip: IpAddr,
     /// The signed-in user, resolved from the session once per request.
     pub actor: Option<Actor>,
+    /// Answers already given while this request renders (`RequestMemo::once`).
+    pub memo: RequestMemo,
+}
+
+type Shared<T> = futures::future::Shared<futures::future::BoxFuture<'static, Result<T, AppError>>>;
+
+/// Reads made once per request. Rendering a page on the server may build its view more
+/// than once (Suspense walks its children to find what they load, then renders them), and
+/// each build asks for its data; the later asks share the first one's answer.
+#[derive(Clone, Default)]
+pub struct RequestMemo(
+    Arc<std::sync::Mutex<std::collections::HashMap<String, Box<dyn std::any::Any + Send + Sync>>>>,
+);
+
+impl std::fmt::Debug for RequestMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestMemo")
+    }
+}
+
+impl RequestMemo {
+    /// The answer to `key`: `read`'s, or the one an earlier ask of this request got (or
+    /// will get) for the same key.
+    pub async fn once<T, F>(&self, key: String, read: F) -> Result<T, AppError>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+    {
+        use futures::FutureExt;
+        let shared = {
+            let mut answers = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = answers
+                .entry(key)
+                .or_insert_with(|| Box::new(read.boxed().shared() as Shared<T>));
+            match entry.downcast_ref::<Shared<T>>() {
+                Some(s) => s.clone(),
+                // The same key asked for another type: a programming error.
+                None => {
+                    tracing::error!("request memo key reused with another type");
+                    return Err(AppError::Internal);
+                }
+            }
+        };
+        shared.await
+    }
 }
 
 /// The signed-in user, resolved from the session on every request.

@@ -89,6 +89,7 @@ pub async fn build(
         mail_wake: wake.clone(),
         keys: keys.clone(),
         events: events.clone(),
+        catalog: Arc::new(services::catalog::Catalog::new(events.watch.clone())),
     };
     accounts
         .issue_missing_api_keys()

@@ -3,7 +3,7 @@
 use crate::error::AppError;
 use crate::model::team::{Accepted, BulkResult, InvitationView, KeyView, TeamPage};
 #[cfg(feature = "ssr")]
-use crate::model::team::{KeyGrace, MemberAction, Role, SortKey, Status, TeamQuery};
+use crate::model::team::{Cursor, KeyGrace, MemberAction, Role, SortKey, Status, TeamQuery};
 #[cfg(feature = "ssr")]
 use crate::model::{EmailAddress, MobileNumber, Password, PersonName};
 use leptos::prelude::*;
@@ -24,6 +24,7 @@ pub async fn team_members(
     sort: String,
     descending: bool,
     page: i64,
+    cursor: String,
 ) -> Result<TeamPage, AppError> {
     let (services, actor) = super::ctx::allowed::<TeamMembers>()?;
     let query = TeamQuery {
@@ -33,8 +34,13 @@ pub async fn team_members(
         sort: SortKey::parse(&sort).unwrap_or_default(),
         descending,
         page: page.clamp(1, 1_000_000),
+        cursor: Cursor::parse(&cursor),
     };
-    services.team.list(&actor, query).await
+    // Asked twice while the Team page renders on the server; read once.
+    let memo = super::ctx::request_meta()?.memo;
+    let key = format!("team_members {query:?}");
+    memo.once(key, async move { services.team.list(&actor, query).await })
+        .await
 }
 
 #[server(prefix = "/api", endpoint = "invite_user")]

@@ -184,6 +184,63 @@ pub struct TeamQuery {
     pub sort: SortKey,
     pub descending: bool,
     pub page: i64,
+    /// Where "Next" or "Previous" came from: the page is read from the index onwards from
+    /// that row, so every page costs the same however deep it is. Without one (a typed
+    /// address, a reload), the page is found by counting rows.
+    pub cursor: Option<Cursor>,
+}
+
+/// A page that follows one row (`After`, "Next") or precedes it (`Before`, "Previous").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cursor {
+    After(RowRef),
+    Before(RowRef),
+}
+
+impl Cursor {
+    /// As the address shows it: `a.m12` (after member 12), `b.i3` (before invitation 3).
+    pub fn as_param(self) -> String {
+        match self {
+            Cursor::After(r) => format!("a.{}", r.as_param()),
+            Cursor::Before(r) => format!("b.{}", r.as_param()),
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Cursor> {
+        let (side, row) = value.split_once('.')?;
+        let row = RowRef::parse(row)?;
+        match side {
+            "a" => Some(Cursor::After(row)),
+            "b" => Some(Cursor::Before(row)),
+            _ => None,
+        }
+    }
+}
+
+/// One row of the list by kind and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowRef {
+    pub kind: RowKind,
+    pub id: i64,
+}
+
+impl RowRef {
+    fn as_param(self) -> String {
+        match self.kind {
+            RowKind::Member => format!("m{}", self.id),
+            RowKind::Invitation => format!("i{}", self.id),
+        }
+    }
+
+    fn parse(value: &str) -> Option<RowRef> {
+        let kind = match value.get(..1)? {
+            "m" => RowKind::Member,
+            "i" => RowKind::Invitation,
+            _ => return None,
+        };
+        let id = value[1..].parse().ok().filter(|id| *id > 0)?;
+        Some(RowRef { kind, id })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +267,15 @@ pub struct TeamRow {
     pub is_self: bool,
     /// The member's API key, for viewers who may copy and refresh it (`may_handle_key`).
     pub key: Option<KeyView>,
+}
+
+impl TeamRow {
+    pub fn row_ref(&self) -> RowRef {
+        RowRef {
+            kind: self.kind,
+            id: self.id,
+        }
+    }
 }
 
 /// A member's API key as the Team row and Profile show it: never the key itself.

@@ -130,3 +130,58 @@ impl Store {
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
+
+/// A value bound to a named parameter of `named`.
+#[derive(Clone, Debug)]
+pub enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL written with named parameters (`$org`, `$now`) as the numbered ones both databases
+/// take, numbered in order of first use, and the values to bind in that order. Statements
+/// built from optional parts then bind exactly the parameters they use (PostgreSQL refuses
+/// a value for a parameter the statement does not name).
+pub fn named(sql: &str, args: &[(&str, Arg)]) -> (String, Vec<Arg>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut used: Vec<&str> = Vec::new();
+    let mut binds = Vec::new();
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let len = after
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .unwrap_or(after.len());
+        let name = &after[..len];
+        let Some((_, value)) = args.iter().find(|(n, _)| *n == name) else {
+            panic!("SQL names an unbound parameter ${name}");
+        };
+        let number = match used.iter().position(|n| *n == name) {
+            Some(i) => i + 1,
+            None => {
+                used.push(name);
+                binds.push(value.clone());
+                used.len()
+            }
+        };
+        out.push_str(&format!("${number}"));
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    (out, binds)
+}
+
+/// Binds `args` (from `named`) to `query` in order.
+pub fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for a in args {
+        query = match a {
+            Arg::Int(v) => query.bind(v),
+            Arg::Text(v) => query.bind(v),
+        };
+    }
+    query
+}

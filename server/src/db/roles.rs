@@ -116,10 +116,26 @@ fn role_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CustomRole> {
     })
 }
 
-/// The organization's custom roles, by name, with their grants (two queries in all).
+/// The organization's custom roles, by name, with their grants and member counts (two
+/// queries in all).
 pub async fn list(conn: &mut Conn, org_id: i64) -> sqlx::Result<Vec<CustomRole>> {
+    list_of(conn, org_id, ROLE_COLUMNS).await
+}
+
+/// The organization's custom roles with their grants, without counting their members (each
+/// `members` is 0).
+pub async fn list_uncounted(conn: &mut Conn, org_id: i64) -> sqlx::Result<Vec<CustomRole>> {
+    list_of(
+        conn,
+        org_id,
+        "r.id, r.name, r.description, cast(0 as bigint) as members",
+    )
+    .await
+}
+
+async fn list_of(conn: &mut Conn, org_id: i64, columns: &str) -> sqlx::Result<Vec<CustomRole>> {
     let rows = sqlx::query(&format!(
-        "select {ROLE_COLUMNS} from roles r where r.org_id = $1 order by r.name_key"
+        "select {columns} from roles r where r.org_id = $1 order by r.name_key"
     ))
     .bind(org_id)
     .fetch_all(&mut *conn)

@@ -1,8 +1,11 @@
 //! The team of an organization: seats, the member/invitation list, invitations and their links.
 
-use super::{Backend, Conn};
+use super::{Arg, Backend, Conn, bind_all, named};
 use crate::clock::Millis;
-use app::model::team::{PAGE_SIZE, Role, RowKind, Seats, SortKey, Status, TeamQuery, TeamRow};
+use app::model::team::{
+    Cursor, KeyView, PAGE_SIZE, PreviousKey, Role, RowKind, RowRef, Seats, SortKey, Status,
+    TeamQuery, TeamRow,
+};
 use sqlx::Row;
 
 /// Locks the organization row for the rest of the transaction and returns its seat limit.
@@ -20,12 +23,12 @@ pub async fn lock_org(conn: &mut Conn, backend: Backend, org_id: i64) -> sqlx::R
         .await
 }
 
-/// Seats held now: members who are not removed (the Owner included) and unexpired
-/// pending invitations.
+/// Seats held now: members who are not removed (the Owner included, counted by the
+/// triggers of `memberships`) and unexpired pending invitations.
 pub async fn seats_used(conn: &mut Conn, org_id: i64, now: Millis) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "select (select count(*) from memberships where org_id = $1 and status <> 'removed') \
-              + (select count(*) from invitations where org_id = $1 and status = 'pending' and expires_at > $2)",
+        "select members_count + (select count(*) from invitations \
+            where org_id = $1 and status = 'pending' and expires_at > $2) from organizations where id = $1",
     )
     .bind(org_id)
     .bind(now)
@@ -36,8 +39,8 @@ pub async fn seats_used(conn: &mut Conn, org_id: i64, now: Millis) -> sqlx::Resu
 /// Seats in use and the limit, in one read (for showing, not for deciding: that needs the lock).
 pub async fn seats(conn: &mut Conn, org_id: i64, now: Millis) -> sqlx::Result<Seats> {
     let (used, limit): (i64, i64) = sqlx::query_as(
-        "select (select count(*) from memberships where org_id = $1 and status <> 'removed') \
-              + (select count(*) from invitations where org_id = $1 and status = 'pending' and expires_at > $2), \
+        "select members_count + (select count(*) from invitations \
+            where org_id = $1 and status = 'pending' and expires_at > $2), \
                 seat_limit from organizations where id = $1",
     )
     .bind(org_id)
@@ -47,26 +50,38 @@ pub async fn seats(conn: &mut Conn, org_id: i64, now: Millis) -> sqlx::Result<Se
     Ok(Seats { used, limit })
 }
 
-fn sort_expr(key: SortKey, backend: Backend) -> &'static str {
+/// The stored sort key of a member (`m`) or an invitation (`i`) for `key`, as one or two
+/// expressions over the row alias `a`. Each member key has an index (`memberships_by_*`);
+/// invitations are few and the status of one depends on the time, so theirs is computed.
+fn sort_keys(key: SortKey, kind: RowKind, a: &str, backend: Backend) -> (String, Option<String>) {
+    let member = kind == RowKind::Member;
     match key {
-        // Invitations without a name sort by their address among the names. SQLite's NOCASE
-        // collation compares without building lower-case copies.
-        SortKey::Name if backend == Backend::Sqlite => {
-            "(case when t.first_name = '' then t.email else t.first_name end) collate nocase, \
-             t.last_name collate nocase"
+        SortKey::Name => (format!("{a}.sort_first"), Some(format!("{a}.sort_last"))),
+        SortKey::Email if member => (format!("{a}.sort_email"), None),
+        // Compared byte by byte like the members' stored key.
+        SortKey::Email if backend == Backend::Postgres => {
+            (format!("({a}.email collate \"C\")"), None)
         }
-        SortKey::Name => {
-            "lower(case when t.first_name = '' then t.email else t.first_name end), lower(t.last_name)"
-        }
-        SortKey::Email => "t.email",
-        SortKey::Role => {
-            "case t.role when 'owner' then 0 when 'admin' then 1 when 'member' then 2 \
-             when 'visitor' then 3 else 4 end, t.role_name"
-        }
-        SortKey::Status => {
-            "case t.status when 'active' then 0 when 'pending' then 1 when 'disabled' then 2 else 3 end"
-        }
-        SortKey::Date => "t.at",
+        SortKey::Email => (format!("{a}.email"), None),
+        SortKey::Role => (
+            format!("{a}.sort_role"),
+            Some(format!("{a}.sort_role_name")),
+        ),
+        SortKey::Status if member => (format!("{a}.sort_status"), None),
+        SortKey::Status => (
+            format!("(case when {a}.expires_at > $now then 1 else 3 end)"),
+            None,
+        ),
+        SortKey::Date if member => (format!("{a}.joined_at"), None),
+        SortKey::Date => (format!("{a}.sent_at"), None),
+    }
+}
+
+/// The key's expressions joined with `, ` (one or two of them).
+fn key_list(keys: &(String, Option<String>)) -> String {
+    match &keys.1 {
+        Some(k2) => format!("{}, {k2}", keys.0),
+        None => keys.0.clone(),
     }
 }
 
@@ -121,40 +136,178 @@ fn like_pattern(search: &str) -> String {
     p
 }
 
-const TEAM_ROWS: &str = "with t as ( \
-    select cast(0 as bigint) as kind, u.id as id, coalesce(m.first_name, u.first_name) as first_name, \
-           coalesce(m.last_name, u.last_name) as last_name, u.email, \
-           nullif(coalesce(m.mobile, u.mobile), '') as mobile, \
-           m.role, m.role_id, coalesce(r.name, '') as role_name, m.status, m.joined_at as at \
-    from memberships m join users u on u.id = m.user_id left join roles r on r.id = m.role_id \
-    where m.org_id = $1 and m.status <> 'removed' \
-    union all \
-    select cast(1 as bigint), i.id, i.first_name, i.last_name, i.email, null, i.role, i.role_id, \
-           coalesce(r.name, ''), case when i.expires_at > $2 then 'pending' else 'expired' end, i.sent_at \
-    from invitations i left join roles r on r.id = i.role_id where i.org_id = $1 and i.status = 'pending' ) ";
-
-const TEAM_FILTER: &str = "where ($3 = '%%' or lower(t.first_name || ' ' || t.last_name) like $3 escape '\\' \
-        or t.email like $3 escape '\\') \
-    and ($4 = '' or t.role = $4) and ($6 = 0 or t.role_id = $6) and ($5 = '' or t.status = $5) ";
-
-const TEAM_FILTER_SQLITE: &str = "where ($3 = '**' or (t.first_name || ' ' || t.last_name) glob $3 \
-        or t.email glob $3) \
-    and ($4 = '' or t.role = $4) and ($6 = 0 or t.role_id = $6) and ($5 = '' or t.status = $5) ";
-
-fn team_filter(backend: Backend) -> &'static str {
+/// Whether a name (`first`, `last`) or `email` matches the search `$pattern`.
+fn search_filter(backend: Backend, first: &str, last: &str, email: &str) -> String {
     match backend {
-        Backend::Postgres => TEAM_FILTER,
-        Backend::Sqlite => TEAM_FILTER_SQLITE,
+        Backend::Postgres => format!(
+            "(lower({first} || ' ' || {last}) like $pattern escape '\\' or {email} like $pattern escape '\\')"
+        ),
+        Backend::Sqlite => {
+            format!("(({first} || ' ' || {last}) glob $pattern or {email} glob $pattern)")
+        }
     }
 }
 
-/// How many rows match without a search: counted from the two tables' indexes alone.
-const TEAM_COUNT_UNSEARCHED: &str = "select \
-    (select count(*) from memberships m where m.org_id = $1 and m.status <> 'removed' \
-        and ($3 = '' or m.role = $3) and ($5 = 0 or m.role_id = $5) and ($4 = '' or m.status = $4)) \
-  + (select count(*) from invitations i where i.org_id = $1 and i.status = 'pending' \
-        and ($3 = '' or i.role = $3) and ($5 = 0 or i.role_id = $5) \
-        and ($4 = '' or (case when i.expires_at > $2 then 'pending' else 'expired' end) = $4))";
+/// The filters of one kind of row, over alias `a` (and `u`, the member's user, when searching).
+/// Parameters: $org, $now, $pattern (the search), $role, $status, $role_id (a custom role).
+fn filters(kind: RowKind, backend: Backend, searching: bool) -> String {
+    let (rows, status, search) = match kind {
+        RowKind::Member => (
+            "a.org_id = $org and a.status <> 'removed'",
+            "a.status",
+            search_filter(
+                backend,
+                "coalesce(a.first_name, u.first_name)",
+                "coalesce(a.last_name, u.last_name)",
+                "u.email",
+            ),
+        ),
+        RowKind::Invitation => (
+            "a.org_id = $org and a.status = 'pending'",
+            "(case when a.expires_at > $now then 'pending' else 'expired' end)",
+            search_filter(backend, "a.first_name", "a.last_name", "a.email"),
+        ),
+    };
+    let search = if searching {
+        format!(" and {search}")
+    } else {
+        String::new()
+    };
+    format!(
+        "{rows} and ($role = '' or a.role = $role) and ($role_id = 0 or a.role_id = $role_id) \
+         and ($status = '' or {status} = $status){search}"
+    )
+}
+
+/// Where one kind of row comes from: the rows (alias `a`), the table, its id column, and
+/// which of its rows are listed.
+fn source(kind: RowKind) -> (&'static str, &'static str, &'static str, &'static str) {
+    match kind {
+        RowKind::Member => (
+            "memberships a join users u on u.id = a.user_id",
+            "memberships",
+            "user_id",
+            "status <> 'removed'",
+        ),
+        RowKind::Invitation => ("invitations a", "invitations", "id", "status = 'pending'"),
+    }
+}
+
+/// One kind of row in list order from `cursor` on: at most `$limit` of them, as
+/// (kind, id, k1, k2). `forward` reads in the list's order, otherwise against it.
+fn rows_of(
+    kind: RowKind,
+    q: &TeamQuery,
+    backend: Backend,
+    cursor: Option<RowRef>,
+    forward: bool,
+) -> String {
+    let keys = sort_keys(q.sort, kind, "a", backend);
+    let (from, _, id, _) = source(kind);
+    let searching = !q.search.trim().is_empty();
+    // Members are joined to their user only to search their names and address.
+    let from = if searching || kind == RowKind::Invitation {
+        from.to_owned()
+    } else {
+        from.replace(" join users u on u.id = a.user_id", "")
+    };
+    let mut filter = filters(kind, backend, searching);
+    let (op, dir) = if forward { (">", "asc") } else { ("<", "desc") };
+    if let Some(c) = cursor {
+        // Rows past the cursor in the list's order (kind breaks ties, members first, then id).
+        let theirs = key_list(&sort_keys(q.sort, c.kind, "c", backend));
+        // Only a listed row of this organization: any other finds nothing (and the page is
+        // then found by its number), so a cursor tells nothing of rows not listed.
+        let (_, table, c_id, listed) = source(c.kind);
+        let condition = if kind == c.kind {
+            format!(
+                "({}, a.{id}) {op} (select {theirs}, c.{c_id} from {table} c \
+                 where c.org_id = $org and c.{c_id} = $cursor and c.{listed})",
+                key_list(&keys)
+            )
+        } else {
+            // At equal keys the other kind's rows fall on one side of the cursor.
+            let (mine, other) = (kind_rank(kind), kind_rank(c.kind));
+            let or_equal = if (forward && mine > other) || (!forward && mine < other) {
+                "="
+            } else {
+                ""
+            };
+            format!(
+                "({}) {op}{or_equal} (select {theirs} from {table} c \
+                 where c.org_id = $org and c.{c_id} = $cursor and c.{listed})",
+                key_list(&keys)
+            )
+        };
+        filter.push_str(&format!(" and {condition}"));
+    }
+    let order: Vec<String> = [
+        Some(keys.0.clone()),
+        keys.1.clone(),
+        Some(format!("a.{id}")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|e| format!("{e} {dir}"))
+    .collect();
+    // A key of one part has '' (text) or 0 as its second, so both kinds line up.
+    let k2 = keys.1.clone().unwrap_or_else(|| match q.sort {
+        SortKey::Email => "''".to_owned(),
+        _ => "0".to_owned(),
+    });
+    format!(
+        "select cast({} as bigint) as kind, a.{id} as id, {} as k1, {k2} as k2 from {from} \
+         where {filter} order by {} limit $limit",
+        kind_rank(kind),
+        keys.0,
+        order.join(", ")
+    )
+}
+
+fn kind_rank(kind: RowKind) -> i64 {
+    match kind {
+        RowKind::Member => 0,
+        RowKind::Invitation => 1,
+    }
+}
+
+/// Rows to count toward the total with a search or a filter; without, the total is the
+/// stored member count plus the pending invitations (counted from their index).
+fn total_expr(q: &TeamQuery, backend: Backend) -> String {
+    let searching = !q.search.trim().is_empty();
+    if !searching && q.role.is_none() && q.status.is_none() {
+        return "o.members_count + (select count(*) from invitations i where i.org_id = $org \
+                and i.status = 'pending')"
+            .to_owned();
+    }
+    let count = |kind| {
+        let (from, _, _, _) = source(kind);
+        let from = if searching || kind == RowKind::Invitation {
+            from.to_owned()
+        } else {
+            from.replace(" join users u on u.id = a.user_id", "")
+        };
+        format!(
+            "(select count(*) from {from} where {})",
+            filters(kind, backend, searching)
+        )
+    };
+    format!(
+        "{} + {}",
+        count(RowKind::Member),
+        count(RowKind::Invitation)
+    )
+}
+
+/// How many rows match, the seats in use and the seat limit: (total, used, limit).
+fn counts_sql(q: &TeamQuery, backend: Backend) -> String {
+    format!(
+        "select {} as total, o.members_count + (select count(*) from invitations i \
+            where i.org_id = $org and i.status = 'pending' and i.expires_at > $now) as used, \
+            o.seat_limit as seat_limit from organizations o where o.id = $org",
+        total_expr(q, backend)
+    )
+}
 
 /// The role stored in a row's `role` and `role_id` columns. A value the code cannot read
 /// is an error (logged, and the request refused), never quietly some other role.
@@ -166,7 +319,16 @@ pub(crate) fn stored_role(r: &sqlx::any::AnyRow) -> sqlx::Result<Role> {
     })
 }
 
-/// One page of members and invitations matching the query, and how many match in all.
+/// What a page of the team list holds besides its rows.
+pub struct PageCounts {
+    pub total: i64,
+    pub seats: Seats,
+}
+
+/// One page of members and invitations matching the query, with each member's API key (the
+/// caller decides whom it shows them for), how many rows match in all and the seats, in one
+/// statement. Each kind of row is read from its sort index from the page's start on (the
+/// cursor's row, or the offset), so a page costs the same in any organization.
 pub async fn list(
     conn: &mut Conn,
     backend: Backend,
@@ -174,35 +336,95 @@ pub async fn list(
     viewer: i64,
     q: &TeamQuery,
     now: Millis,
-) -> sqlx::Result<(Vec<TeamRow>, i64)> {
-    let direction = if q.descending { "desc" } else { "asc" };
-    let order = format!(
-        "order by {}, t.kind, t.id",
-        sort_expr(q.sort, backend)
-            .split(", ")
-            .map(|e| format!("{e} {direction}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+) -> sqlx::Result<(Vec<TeamRow>, PageCounts)> {
+    let found = page(conn, backend, org_id, viewer, q, now).await?;
+    if found.0.is_empty() && q.cursor.is_some() {
+        // The cursor's row is gone, or is not this organization's: find the page by number.
+        let by_number = TeamQuery {
+            cursor: None,
+            ..q.clone()
+        };
+        return page(conn, backend, org_id, viewer, &by_number, now).await;
+    }
+    Ok(found)
+}
+
+async fn page(
+    conn: &mut Conn,
+    backend: Backend,
+    org_id: i64,
+    viewer: i64,
+    q: &TeamQuery,
+    now: Millis,
+) -> sqlx::Result<(Vec<TeamRow>, PageCounts)> {
+    let (cursor, before) = match q.cursor {
+        Some(Cursor::After(r)) => (Some(r), false),
+        Some(Cursor::Before(r)) => (Some(r), true),
+        None => (None, false),
+    };
+    let forward = q.descending == before;
+    let (limit, offset) = match cursor {
+        Some(_) => (PAGE_SIZE, 0),
+        None => {
+            let offset = (q.page.max(1) - 1) * PAGE_SIZE;
+            (offset + PAGE_SIZE, offset)
+        }
+    };
+    let dir = if forward { "asc" } else { "desc" };
+    let members = rows_of(RowKind::Member, q, backend, cursor, forward);
+    let invitations = rows_of(RowKind::Invitation, q, backend, cursor, forward);
+    let sql = format!(
+        "with m as ({members}), i as ({invitations}), \
+         p as (select * from m union all select * from i \
+               order by k1 {dir}, k2 {dir}, kind {dir}, id {dir} limit {PAGE_SIZE} offset $offset), \
+         n as ({counts}) \
+         select p.kind, p.id, \
+           case when p.kind = 0 then coalesce(mm.first_name, u.first_name) else ii.first_name end as first_name, \
+           case when p.kind = 0 then coalesce(mm.last_name, u.last_name) else ii.last_name end as last_name, \
+           case when p.kind = 0 then u.email else ii.email end as email, \
+           case when p.kind = 0 then nullif(coalesce(mm.mobile, u.mobile), '') end as mobile, \
+           coalesce(mm.role, ii.role) as role, \
+           case when p.kind = 0 then mm.role_id else ii.role_id end as role_id, \
+           coalesce(r.name, '') as role_name, \
+           case when p.kind = 0 then mm.status \
+                when ii.expires_at > $now then 'pending' else 'expired' end as status, \
+           case when p.kind = 0 then mm.joined_at else ii.sent_at end as at, \
+           k.id as key_id, k.prefix as key_prefix, k.last_used_at as key_used_at, \
+           pk.prefix as old_prefix, pk.expires_at as old_ends_at, pk.last_used_at as old_used_at, \
+           n.total, n.used, n.seat_limit \
+         from p cross join n \
+         left join memberships mm on p.kind = 0 and mm.org_id = $org and mm.user_id = p.id \
+         left join users u on p.kind = 0 and u.id = p.id \
+         left join invitations ii on p.kind = 1 and ii.id = p.id \
+         left join roles r on r.id = (case when p.kind = 0 then mm.role_id else ii.role_id end) \
+         left join api_keys k on p.kind = 0 and k.org_id = $org and k.user_id = p.id \
+              and k.expires_at is null \
+         left join api_keys pk on pk.id = (select max(x.id) from api_keys x where p.kind = 0 \
+              and x.org_id = $org and x.user_id = p.id and x.expires_at > $now) \
+         order by p.k1 {dir}, p.k2 {dir}, p.kind {dir}, p.id {dir}",
+        counts = counts_sql(q, backend),
     );
-    let filter = team_filter(backend);
-    let sql = format!("{TEAM_ROWS} select t.* from t {filter} {order} limit $7 offset $8");
-    let pattern = search_pattern(backend, &q.search);
     let (role, role_id) = q.role.map(Role::stored).unwrap_or(("", None));
-    let role_id = role_id.unwrap_or(0);
-    let status = q.status.map(Status::as_str).unwrap_or("");
-    let offset = (q.page.max(1) - 1) * PAGE_SIZE;
-    let rows = sqlx::query(&sql)
-        .bind(org_id)
-        .bind(now)
-        .bind(&pattern)
-        .bind(role)
-        .bind(status)
-        .bind(role_id)
-        .bind(PAGE_SIZE)
-        .bind(offset)
+    let args = [
+        ("org", Arg::Int(org_id)),
+        ("now", Arg::Int(now)),
+        ("pattern", Arg::Text(search_pattern(backend, &q.search))),
+        ("role", Arg::Text(role.to_owned())),
+        (
+            "status",
+            Arg::Text(q.status.map(Status::as_str).unwrap_or("").to_owned()),
+        ),
+        ("role_id", Arg::Int(role_id.unwrap_or(0))),
+        ("limit", Arg::Int(limit)),
+        ("offset", Arg::Int(offset)),
+        ("cursor", Arg::Int(cursor.map_or(0, |c| c.id))),
+    ];
+    let (sql, binds) = named(&sql, &args);
+    let rows = bind_all(sqlx::query(&sql), binds)
         .fetch_all(&mut *conn)
         .await?;
     let mut out = Vec::with_capacity(rows.len());
+    let mut counts = None;
     for r in rows {
         let kind = if r.try_get::<i64, _>("kind")? == 0 {
             RowKind::Member
@@ -213,6 +435,30 @@ pub async fn list(
         let role = stored_role(&r)?;
         let role_name: String = r.try_get("role_name")?;
         let status: String = r.try_get("status")?;
+        let key = match r.try_get::<Option<i64>, _>("key_id")? {
+            Some(key_id) => Some(KeyView {
+                id: key_id,
+                user_id: id,
+                prefix: r.try_get("key_prefix")?,
+                last_used_at: r.try_get("key_used_at")?,
+                previous: match r.try_get::<Option<String>, _>("old_prefix")? {
+                    Some(prefix) => Some(PreviousKey {
+                        prefix,
+                        ends_at: r.try_get("old_ends_at")?,
+                        last_used_at: r.try_get("old_used_at")?,
+                    }),
+                    None => None,
+                },
+            }),
+            None => None,
+        };
+        counts.get_or_insert(PageCounts {
+            total: r.try_get("total")?,
+            seats: Seats {
+                used: r.try_get("used")?,
+                limit: r.try_get("seat_limit")?,
+            },
+        });
         out.push(TeamRow {
             kind,
             id,
@@ -229,31 +475,31 @@ pub async fn list(
             status: Status::parse(&status).unwrap_or(Status::Active),
             date: r.try_get("at")?,
             is_self: kind == RowKind::Member && id == viewer,
-            key: None,
+            key,
         });
     }
-    let total = if q.search.trim().is_empty() {
-        sqlx::query_scalar(TEAM_COUNT_UNSEARCHED)
-            .bind(org_id)
-            .bind(now)
-            .bind(role)
-            .bind(status)
-            .bind(role_id)
-            .fetch_one(conn)
-            .await?
-    } else {
-        let sql = format!("{TEAM_ROWS} select count(*) from t {filter}");
-        sqlx::query_scalar(&sql)
-            .bind(org_id)
-            .bind(now)
-            .bind(&pattern)
-            .bind(role)
-            .bind(status)
-            .bind(role_id)
-            .fetch_one(conn)
-            .await?
+    // "Previous" reads back from the cursor; the page shows in the list's order.
+    if before {
+        out.reverse();
+    }
+    let counts = match counts {
+        Some(c) => c,
+        // An empty page: the counts alone.
+        None => {
+            let (sql, binds) = named(&counts_sql(q, backend), &args);
+            let r = bind_all(sqlx::query(&sql), binds).fetch_one(conn).await?;
+            let (total, used, limit) = (
+                r.try_get("total")?,
+                r.try_get("used")?,
+                r.try_get("seat_limit")?,
+            );
+            PageCounts {
+                total,
+                seats: Seats { used, limit },
+            }
+        }
     };
-    Ok((out, total))
+    Ok((out, counts))
 }
 
 /// How the organization shows a member: each value is stored only where it differs from

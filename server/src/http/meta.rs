@@ -54,6 +54,7 @@ pub async fn request_meta(State(state): State<AppState>, mut req: Request, next:
         session_token,
         client_ip,
         actor,
+        memo: Default::default(),
     });
     next.run(req).await
 }

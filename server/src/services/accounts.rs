@@ -1,5 +1,6 @@
 //! The account journey: sign up, verify, sign in and out, terms, password reset, profile.
 
+use super::catalog::Catalog;
 use super::{Limits, OrInternal, hashing};
 use crate::auth::password::{HashError, Hasher, Verified};
 use crate::auth::secret::Keys;
@@ -10,7 +11,9 @@ use crate::db::throttle::{self, Reservation};
 use crate::db::{self, Conn, Store, audit, outbox, roles, sessions, tokens, users};
 use crate::events::Events;
 use crate::mail::Templates;
+use app::authz::Access;
 use app::error::AppError;
+use app::model::team::Role;
 use app::model::{CurrentUser, EmailAddress, OrgChoice, Password, Terms};
 use app::ports::{Accounts, Actor, NewSession, ProfileUpdate, SignUp};
 use serde::Serialize;
@@ -55,6 +58,8 @@ pub struct AccountService {
     pub keys: Arc<Keys>,
     /// Tells the gateway's caches, here and on other instances, of keys issued.
     pub events: Events,
+    /// Each organization's regions and custom roles, held in memory.
+    pub catalog: Arc<Catalog>,
 }
 
 #[derive(Serialize)]
@@ -591,9 +596,27 @@ impl Accounts for AccountService {
                 .await
                 .or_internal("touch session")?;
         }
-        let access = roles::access(&mut conn, s.role)
-            .await
-            .or_internal("read role")?;
+        let access = match s.role {
+            Role::Custom(id) => {
+                let catalog = self
+                    .catalog
+                    .get(&mut conn, s.org_id)
+                    .await
+                    .or_internal("read roles")?;
+                // A role deleted since grants nothing.
+                Access::Custom(
+                    catalog
+                        .roles
+                        .iter()
+                        .find(|r| r.id == id)
+                        .map(|r| r.grants.clone())
+                        .unwrap_or_default(),
+                )
+            }
+            built_in => roles::access(&mut conn, built_in)
+                .await
+                .or_internal("read role")?,
+        };
         Ok(Some(Actor {
             session_id: s.id,
             user_id: s.user_id,
@@ -632,9 +655,13 @@ impl Accounts for AccountService {
                 p.role_name
             },
             access: actor.access.clone(),
-            regions: roles::regions(&mut conn, actor.org_id)
+            regions: self
+                .catalog
+                .get(&mut conn, actor.org_id)
                 .await
-                .or_internal("list regions")?,
+                .or_internal("list regions")?
+                .regions
+                .clone(),
         })
     }
 

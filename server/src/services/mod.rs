@@ -1,6 +1,7 @@
 //! Business rules. Each public method checks what it must and runs one transaction.
 
 pub mod accounts;
+pub mod catalog;
 pub mod keys;
 mod limits;
 pub mod org;

@@ -990,3 +990,157 @@ on_both!(a_role_change_is_emailed_to_the_member, |db| {
     );
     assert!(emails.last().unwrap().1.contains("Ada Lovelace"));
 });
+
+/// The rows of one page as `m12` / `i3`.
+fn row_refs(page: &Value) -> Vec<String> {
+    page["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a page: {page}"))
+        .iter()
+        .map(|r| {
+            let kind = if r["kind"] == "Member" { "m" } else { "i" };
+            format!("{kind}{}", r["id"])
+        })
+        .collect()
+}
+
+on_both!(
+    next_and_previous_read_on_from_a_row_and_agree_with_page_numbers,
+    |db| {
+        let app = TestApp::new(db).await;
+        let owner = app.member(OWNER).await;
+        app.set_seat_limit(300).await;
+        // Invitations and members with equal names and dates, so ties are broken by kind
+        // and id in both directions.
+        let list: String = (0..110)
+            .map(|i| format!("Person {:02} <p{i:03}@example.com>\n", i % 7))
+            .collect();
+        let r = app
+            .post("bulk_invite", &[("addresses", &list), ("role", "member")])
+            .session(&owner)
+            .send()
+            .await;
+        assert_eq!(r.error(), None);
+        for i in 0..4 {
+            app.joined(&owner, &format!("j{i}@example.com"), "member")
+                .await;
+        }
+        // The invitations expire (status sorts by the time), and a fresh one is pending.
+        app.clock.advance(8 * 24 * 3_600_000);
+        let owner = app.sign_in(OWNER, PASSWORD).await.session();
+        assert_eq!(
+            app.invite(&owner, "fresh@example.com", "admin")
+                .await
+                .error(),
+            None
+        );
+        for sort in ["name", "email", "role", "status", "date"] {
+            for descending in ["false", "true"] {
+                let view = [("sort", sort), ("descending", descending)];
+                let mut by_number = Vec::new();
+                for page in 1.. {
+                    let p = page.to_string();
+                    let r = app
+                        .team(&owner, &[view[0], view[1], ("page", &p)])
+                        .await
+                        .json();
+                    let refs = row_refs(&r);
+                    if refs.is_empty() {
+                        break;
+                    }
+                    by_number.push(refs);
+                }
+                assert_eq!(by_number.len(), 3, "{sort} {descending}");
+                // Next, from the last row of each page.
+                let mut cursor = String::new();
+                for (i, expected) in by_number.iter().enumerate() {
+                    let p = (i + 1).to_string();
+                    let r = app
+                        .team(
+                            &owner,
+                            &[view[0], view[1], ("page", &p), ("cursor", &cursor)],
+                        )
+                        .await;
+                    assert_eq!(r.error(), None);
+                    let refs = row_refs(&r.json());
+                    assert_eq!(&refs, expected, "Next to page {p}, {sort} {descending}");
+                    assert_eq!(r.json()["total"], 116);
+                    cursor = format!("a.{}", refs.last().unwrap());
+                }
+                // Previous, from the first row of each page.
+                for i in (1..by_number.len()).rev() {
+                    let cursor = format!("b.{}", by_number[i][0]);
+                    let p = i.to_string();
+                    let r = app
+                        .team(
+                            &owner,
+                            &[view[0], view[1], ("page", &p), ("cursor", &cursor)],
+                        )
+                        .await
+                        .json();
+                    assert_eq!(
+                        row_refs(&r),
+                        by_number[i - 1],
+                        "Previous to page {p}, {sort} {descending}"
+                    );
+                }
+            }
+        }
+        // A cursor naming a row of another organization finds nothing of it: the page is
+        // read by its number instead.
+        let stranger = app.member("stranger@example.com").await;
+        let theirs = app
+            .team(&stranger, &[("cursor", "a.m1"), ("page", "1")])
+            .await
+            .json();
+        assert_eq!(
+            row_refs(&theirs),
+            ["m".to_owned() + &theirs["rows"][0]["id"].to_string()]
+        );
+        assert_eq!(theirs["total"], 1);
+    }
+);
+
+on_both!(the_order_follows_profiles_edits_and_role_names, |db| {
+    let app = TestApp::new(db).await;
+    let owner = app.member(OWNER).await;
+    let a = app.joined(&owner, "a@example.com", "member").await;
+    app.joined(&owner, "b@example.com", "member").await;
+    let names = |page: Value| -> Vec<String> {
+        page["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", r["first_name"].as_str().unwrap(), r["email"]))
+            .collect()
+    };
+    let before = names(app.team(&owner, &[]).await.json());
+    // A's own Profile: "Aaron" sorts first, "Zoe" last.
+    for (first, at) in [("Aaron", 0), ("zoe", 2)] {
+        let r = app
+            .post(
+                "update_profile",
+                &[("first_name", first), ("last_name", "X"), ("mobile", "")],
+            )
+            .session(&a)
+            .send()
+            .await;
+        assert_eq!(r.error(), None);
+        let after = names(app.team(&owner, &[]).await.json());
+        assert_eq!(after.len(), before.len());
+        assert!(after[at].starts_with(first), "{after:?}");
+    }
+    // Removing a member frees their seat and drops them from the count.
+    let total = |p: &Value| p["total"].as_i64().unwrap();
+    let listed = app.team(&owner, &[]).await.json();
+    assert_eq!(total(&listed), 3);
+    let a_id = app.user_id("a@example.com").await.to_string();
+    let r = app
+        .post("change_member", &[("user_id", &a_id), ("action", "remove")])
+        .session(&owner)
+        .send()
+        .await;
+    assert_eq!(r.error(), None);
+    let listed = app.team(&owner, &[]).await.json();
+    assert_eq!((total(&listed), seats(&listed)), (2, (2, 50)));
+});

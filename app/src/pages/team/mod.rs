@@ -15,8 +15,8 @@ use crate::components::{
 };
 use crate::error::AppError;
 use crate::model::team::{
-    MemberAction, PAGE_SIZE, Role, RoleOption, RowKind, SortKey, Status, Target, TeamPage, TeamRow,
-    format_date, may_act,
+    Cursor, MemberAction, PAGE_SIZE, Role, RoleOption, RowKind, RowRef, SortKey, Status, Target,
+    TeamPage, TeamRow, format_date, may_act,
 };
 use dialogs::{BulkInviteDialog, ConfirmDialog, EditDialog, InviteDialog, LinkDialog};
 use leptos::prelude::*;
@@ -140,8 +140,9 @@ fn Team() -> impl IntoView {
         link: RwSignal::new(None),
         keys: KeyActions::new(refresh),
     };
-    // What the list shows lives in the address (?q=&role=&status=&sort=&order=&page=), so a
-    // reload, a shared link or the back button shows the same view.
+    // What the list shows lives in the address (?q=&role=&status=&sort=&order=&page=&at=),
+    // so a reload, a shared link or the back button shows the same view. `at` is the row
+    // "Next" or "Previous" came from (`Cursor`), so a deep page costs no more than the first.
     let query = use_query_map();
     let navigate = StoredValue::new(use_navigate());
     let param = move |key: &str| query.with(|q| q.get(key).unwrap_or_default());
@@ -157,6 +158,7 @@ fn Team() -> impl IntoView {
             .filter(|p| *p >= 1)
             .unwrap_or(1)
     });
+    let at = Memo::new(move |_| param("at"));
     // Every change but paging starts again at page 1.
     let set_view = move |changes: &[(&str, String)], replace: bool| {
         let current = [
@@ -166,6 +168,7 @@ fn Team() -> impl IntoView {
             ("sort", param("sort")),
             ("order", param("order")),
             ("page", String::new()),
+            ("at", String::new()),
         ];
         let pairs: Vec<String> = current
             .into_iter()
@@ -205,10 +208,11 @@ fn Team() -> impl IntoView {
                 sort.get(),
                 descending.get(),
                 page.get(),
+                at.get(),
                 ctx.refresh.get(),
             )
         },
-        |(search, role, status, sort, descending, page, _)| {
+        |(search, role, status, sort, descending, page, at, _)| {
             team_members(
                 search,
                 role,
@@ -216,6 +220,7 @@ fn Team() -> impl IntoView {
                 sort.as_str().to_owned(),
                 descending,
                 page,
+                at,
             )
         },
     );
@@ -270,7 +275,10 @@ fn Team() -> impl IntoView {
             false,
         );
     };
-    let go_to_page = move |p: i64| set_view(&[("page", p.to_string())], false);
+    let go_to_page = move |p: i64, from: Option<Cursor>| {
+        let at = from.map(Cursor::as_param).unwrap_or_default();
+        set_view(&[("page", p.to_string()), ("at", at)], false)
+    };
     view! {
         <Transition fallback=|| view! { <header class="page-header"><h1>"Team"</h1></header> }>
             {move || Suspend::new(async move {
@@ -310,9 +318,11 @@ fn Team() -> impl IntoView {
                 match data.await {
                     Ok(p) => {
                         let total = p.total;
+                        let first = p.rows.first().map(TeamRow::row_ref);
+                        let last = p.rows.last().map(TeamRow::row_ref);
                         view! {
                             <Table page=p ctx sort=sort.into() descending=descending.into() sort_by filtered=Signal::derive(filtered)/>
-                            <Pager total page=page.get_untracked() go=go_to_page/>
+                            <Pager total page=page.get_untracked() first last go=go_to_page/>
                         }.into_any()
                     }
                     Err(e) => view! {
@@ -693,7 +703,14 @@ pub(crate) fn carry_out(ctx: TeamCtx, pending: Pending) {
 }
 
 #[component]
-fn Pager(total: i64, page: i64, go: impl Fn(i64) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn Pager(
+    total: i64,
+    page: i64,
+    /// The page's first and last rows: "Previous" reads up to the first, "Next" on from the last.
+    first: Option<RowRef>,
+    last: Option<RowRef>,
+    go: impl Fn(i64, Option<Cursor>) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let range = if total == 0 {
         "No results".to_owned()
@@ -707,10 +724,10 @@ fn Pager(total: i64, page: i64, go: impl Fn(i64) + Copy + Send + Sync + 'static)
     view! {
         <nav class="pager" aria-label="Pages">
             <button type="button" class="btn btn-secondary" disabled={ page <= 1 }
-                on:click=move |_| go(page - 1)>"Previous"</button>
+                on:click=move |_| go(page - 1, first.map(Cursor::Before))>"Previous"</button>
             <span>{range} " · Page " {page} " of " {pages}</span>
             <button type="button" class="btn btn-secondary" disabled={ page >= pages }
-                on:click=move |_| go(page + 1)>"Next"</button>
+                on:click=move |_| go(page + 1, last.map(Cursor::After))>"Next"</button>
         </nav>
     }
 }

@@ -44,7 +44,8 @@ fn status_of(stored: &str) -> Status {
 }
 
 impl TeamService {
-    /// The Team page: members and pending invitations, searched, filtered and paged.
+    /// The Team page: members and pending invitations, searched, filtered and paged, in one
+    /// statement; the organization's roles and regions come from memory (`Catalog`).
     pub(super) async fn list(&self, actor: &Actor, query: TeamQuery) -> Result<TeamPage, AppError> {
         let now = self.now();
         let mut conn = self
@@ -54,7 +55,7 @@ impl TeamService {
             .acquire()
             .await
             .or_internal("acquire")?;
-        let (mut rows, total) = team::list(
+        let (mut rows, counts) = team::list(
             &mut conn,
             self.accounts.store.backend,
             actor.org_id,
@@ -64,55 +65,48 @@ impl TeamService {
         )
         .await
         .or_internal("list team")?;
+        let catalog = self
+            .accounts
+            .catalog
+            .get(&mut conn, actor.org_id)
+            .await
+            .or_internal("list roles")?;
+        drop(conn);
+        let regions = &catalog.regions;
         // Mobile numbers are for the people who manage the team (and each member's own).
         if !can(&actor.access, Feature::TeamManagement, Level::Edit, None) {
             for row in rows.iter_mut().filter(|r| !r.is_self) {
                 row.mobile = None;
             }
         }
-        let seats = team::seats(&mut conn, actor.org_id, now)
-            .await
-            .or_internal("count seats")?;
-        let regions = roles::regions(&mut conn, actor.org_id)
-            .await
-            .or_internal("list regions")?;
-        let custom = roles::list(&mut conn, actor.org_id)
-            .await
-            .or_internal("list roles")?;
-        let roles = role_options(actor, &regions, &custom);
-        // Keys are shown on the rows of members whose key the viewer may handle.
-        let handled: Vec<i64> = rows
-            .iter()
-            .filter(|row| {
-                let outranked = roles
-                    .iter()
-                    .find(|r| r.role == row.role)
-                    .is_some_and(|r| r.outranked);
-                row.kind == RowKind::Member
-                    && may_handle_key(
-                        &actor.access,
-                        &regions,
-                        Target {
-                            is_self: row.is_self,
-                            role: row.role,
-                            status: row.status,
-                            outranked,
-                        },
-                    )
-            })
-            .map(|row| row.id)
-            .collect();
-        let mut keys = api_keys::views(&mut conn, actor.org_id, &handled, now)
-            .await
-            .or_internal("list api keys")?;
-        for row in rows.iter_mut().filter(|r| r.kind == RowKind::Member) {
-            row.key = keys.remove(&row.id);
+        let roles = role_options(actor, regions, &catalog.roles);
+        // Keys are shown on the rows of members whose key the viewer may handle, and on
+        // no others: the statement read every member's.
+        for row in &mut rows {
+            let outranked = roles
+                .iter()
+                .find(|r| r.role == row.role)
+                .is_some_and(|r| r.outranked);
+            let handled = row.kind == RowKind::Member
+                && may_handle_key(
+                    &actor.access,
+                    regions,
+                    Target {
+                        is_self: row.is_self,
+                        role: row.role,
+                        status: row.status,
+                        outranked,
+                    },
+                );
+            if !handled {
+                row.key = None;
+            }
         }
         Ok(TeamPage {
             rows,
-            total,
+            total: counts.total,
             page: query.page.max(1),
-            seats,
+            seats: counts.seats,
             viewer: actor.access.clone(),
             roles,
             resend_cooldown_ms: self.accounts.config.invite_quota.resend_cooldown_secs * SECOND,
