@@ -390,6 +390,8 @@ pub struct TeamPage {
     pub roles: Vec<RoleOption>,
     /// How long after an invitation was sent it may be sent again, in milliseconds.
     pub resend_cooldown_ms: i64,
+    /// The team's version when read: live updates name newer ones.
+    pub version: i64,
 }
 
 impl TeamPage {

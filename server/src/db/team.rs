@@ -304,7 +304,8 @@ fn counts_sql(q: &TeamQuery, backend: Backend) -> String {
     format!(
         "select {} as total, o.members_count + (select count(*) from invitations i \
             where i.org_id = $org and i.status = 'pending' and i.expires_at > $now) as used, \
-            o.seat_limit as seat_limit from organizations o where o.id = $org",
+            o.seat_limit as seat_limit, o.team_version as version \
+         from organizations o where o.id = $org",
         total_expr(q, backend)
     )
 }
@@ -323,6 +324,8 @@ pub(crate) fn stored_role(r: &sqlx::any::AnyRow) -> sqlx::Result<Role> {
 pub struct PageCounts {
     pub total: i64,
     pub seats: Seats,
+    /// The team's version (`organizations.team_version`).
+    pub version: i64,
 }
 
 /// One page of members and invitations matching the query, with each member's API key (the
@@ -391,7 +394,7 @@ async fn page(
            case when p.kind = 0 then mm.joined_at else ii.sent_at end as at, \
            k.id as key_id, k.prefix as key_prefix, k.last_used_at as key_used_at, \
            pk.prefix as old_prefix, pk.expires_at as old_ends_at, pk.last_used_at as old_used_at, \
-           n.total, n.used, n.seat_limit \
+           n.total, n.used, n.seat_limit, n.version \
          from p cross join n \
          left join memberships mm on p.kind = 0 and mm.org_id = $org and mm.user_id = p.id \
          left join users u on p.kind = 0 and u.id = p.id \
@@ -458,6 +461,7 @@ async fn page(
                 used: r.try_get("used")?,
                 limit: r.try_get("seat_limit")?,
             },
+            version: r.try_get("version")?,
         });
         out.push(TeamRow {
             kind,
@@ -496,6 +500,7 @@ async fn page(
             PageCounts {
                 total,
                 seats: Seats { used, limit },
+                version: r.try_get("version")?,
             }
         }
     };

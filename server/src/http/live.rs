@@ -1,7 +1,9 @@
-//! `GET /events`: a server-sent event stream that says "team" whenever the team of the
-//! signed-in user's organization changes. Pages refetch what they show; the stream carries
-//! no data, but it is for those who may see the team (`REQUIREMENT`), and it ends once the
-//! session no longer may (signed out, disabled, removed, or a role without Team access).
+//! `GET /events`: a server-sent event stream that says "team" with the team's new version
+//! whenever the team of the signed-in user's organization changes, at most one every
+//! `FEED_INTERVAL` (`crate::events::feeds`). Pages refetch what they show when it is newer
+//! than theirs; the stream carries nothing else, but it is for those who may see the team
+//! (`REQUIREMENT`), and it ends once the session no longer may (signed out, disabled,
+//! removed, or a role without Team access).
 
 use super::AppState;
 use app::authz::{Feature, Level, Requirement};
@@ -13,7 +15,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use std::convert::Infallible;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 
 /// Team Management: View, like the Team page.
 pub const REQUIREMENT: Requirement = Requirement::feature(Feature::TeamManagement, Level::View);
@@ -28,32 +29,34 @@ pub async fn events(
         return Err(StatusCode::FORBIDDEN);
     }
     let org_id = actor.org_id;
-    let receiver = state.events.subscribe();
+    let feed = state.events.feed(org_id);
     let accounts = state.services.accounts.clone();
     let events = state.events.clone();
-    let stream = futures::stream::unfold(receiver, move |mut rx| {
+    let resyncs = feed.borrow().resyncs;
+    let stream = futures::stream::unfold((feed, resyncs), move |(mut feed, resyncs)| {
         let (accounts, token, events) = (accounts.clone(), token.clone(), events.clone());
         async move {
-            loop {
-                let next = tokio::select! {
-                    // A shutting-down server ends the stream; the browser reconnects elsewhere.
-                    () = events.stopped() => return None,
-                    next = rx.recv() => next,
-                };
-                match next {
-                    Ok(e) if e.org_id != org_id => continue,
-                    // (Lagged: missed some; one refetch covers them all.)
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return None,
-                }
-                // Still a member of this organization who may see the team?
-                match accounts.authenticate(&token).await {
-                    Ok(Some(a)) if a.org_id == org_id && a.meets(REQUIREMENT).is_ok() => {
-                        return Some((Ok(Event::default().event("team").data("changed")), rx));
-                    }
-                    _ => return None,
-                }
+            let changed = tokio::select! {
+                // A shutting-down server ends the stream; the browser reconnects elsewhere.
+                () = events.stopped() => return None,
+                changed = feed.changed() => changed,
+            };
+            changed.ok()?;
+            let update = *feed.borrow_and_update();
+            // Still a member of this organization who may see the team?
+            match accounts.authenticate(&token).await {
+                Ok(Some(a)) if a.org_id == org_id && a.meets(REQUIREMENT).is_ok() => {}
+                _ => return None,
             }
+            // The version, for the page to compare with the one it shows; "resync" when
+            // changes may have been missed.
+            let data = if update.resyncs != resyncs {
+                "resync".to_owned()
+            } else {
+                update.version.to_string()
+            };
+            let event = Event::default().event("team").data(data);
+            Some((Ok(event), (feed, update.resyncs)))
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

@@ -897,6 +897,67 @@ on_both!(open_team_pages_hear_about_changes, |db| {
     assert!(end.is_none(), "no more events after signing out");
 });
 
+on_both!(
+    a_burst_of_changes_reaches_an_open_page_as_a_few_updates_ending_with_the_newest,
+    |db| {
+        use http_body_util::BodyExt;
+        use std::time::{Duration, Instant};
+        let app = TestApp::new(db).await;
+        let owner = app.member(OWNER).await;
+        app.set_seat_limit(100).await;
+        let mut req = axum::http::Request::builder()
+            .uri("/events")
+            .header("host", "roster.test:3000")
+            .header("cookie", format!("{}={owner}", app.cookie_name()))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        req.extensions_mut().insert(axum::extract::ConnectInfo(
+            "127.0.0.1:40000".parse::<std::net::SocketAddr>().unwrap(),
+        ));
+        let res = tower::ServiceExt::oneshot(app.roster.router.clone(), req)
+            .await
+            .unwrap();
+        let mut body = res.into_body();
+        let before = app.team(&owner, &[]).await.json()["version"]
+            .as_i64()
+            .unwrap();
+        let started = Instant::now();
+        for i in 0..30 {
+            let r = app
+                .invite(&owner, &format!("burst{i}@example.com"), "member")
+                .await;
+            assert_eq!(r.error(), None);
+        }
+        let newest = app.team(&owner, &[]).await.json()["version"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(newest, before + 30, "each change counts once");
+        let mut updates: Vec<i64> = Vec::new();
+        while updates.last() != Some(&newest) {
+            let frame = tokio::time::timeout(Duration::from_secs(2), body.frame())
+                .await
+                .expect("the newest version arrives")
+                .unwrap()
+                .unwrap();
+            let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+            updates.extend(
+                text.lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .map(|v| v.parse::<i64>().unwrap()),
+            );
+        }
+        // At most one update per interval, each newer than the last.
+        let intervals = started.elapsed().as_millis() / server::events::FEED_INTERVAL.as_millis();
+        assert!(
+            updates.len() as u128 <= intervals + 1,
+            "{} updates in {intervals} intervals: {updates:?}",
+            updates.len()
+        );
+        assert!(updates.windows(2).all(|w| w[0] < w[1]), "{updates:?}");
+        assert!(updates.iter().all(|v| *v > before));
+    }
+);
+
 on_both!(open_streams_end_when_the_server_shuts_down, |db| {
     use http_body_util::BodyExt;
     use std::time::Duration;

@@ -67,6 +67,8 @@ pub(crate) struct TeamCtx {
     keys: KeyActions,
     /// The organization's roles, from the last list the server sent.
     roles: RwSignal<Vec<RoleOption>>,
+    /// The team's version in the last list the server sent.
+    version: RwSignal<i64>,
 }
 
 impl TeamCtx {
@@ -97,7 +99,12 @@ impl TeamCtx {
     }
 }
 
-/// Reloads the list whenever the server says this organization's team changed.
+/// The longest a page waits before reloading for a live update, in milliseconds.
+#[cfg(feature = "hydrate")]
+const LIVE_JITTER_MS: f64 = 400.0;
+
+/// Reloads the list when the server says this organization's team changed since the version
+/// the page shows (or that changes may have been missed: "resync").
 fn live_updates(ctx: TeamCtx) {
     #[cfg(feature = "hydrate")]
     {
@@ -105,7 +112,27 @@ fn live_updates(ctx: TeamCtx) {
         let Ok(source) = web_sys::EventSource::new("/events") else {
             return;
         };
-        let on_team = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| ctx.reload());
+        // A reload waits a random moment (up to `LIVE_JITTER_MS`), so the open pages of a
+        // team do not all ask at once; updates heard meanwhile join it.
+        let waiting = std::rc::Rc::new(std::cell::Cell::new(false));
+        let on_team =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                let behind = match ev.data().as_string().and_then(|d| d.parse::<i64>().ok()) {
+                    Some(version) => version > ctx.version.get_untracked(),
+                    None => true,
+                };
+                if behind && !waiting.replace(true) {
+                    let waiting = waiting.clone();
+                    let wait = (web_sys::js_sys::Math::random() * LIVE_JITTER_MS) as u64;
+                    set_timeout(
+                        move || {
+                            waiting.set(false);
+                            ctx.reload();
+                        },
+                        std::time::Duration::from_millis(wait),
+                    );
+                }
+            });
         let _ = source.add_event_listener_with_callback("team", on_team.as_ref().unchecked_ref());
         // After a dropped connection comes back, changes may have been missed: reload once.
         let mut opened = false;
@@ -137,6 +164,7 @@ fn Team() -> impl IntoView {
         editing: RwSignal::new(None),
         link_open: RwSignal::new(false),
         roles: RwSignal::new(Vec::new()),
+        version: RwSignal::new(0),
         link: RwSignal::new(None),
         keys: KeyActions::new(refresh),
     };
@@ -226,6 +254,7 @@ fn Team() -> impl IntoView {
     );
     Effect::new(move || {
         if let Some(Ok(p)) = data.get() {
+            ctx.version.set(p.version);
             ctx.roles.set(p.roles);
         }
     });

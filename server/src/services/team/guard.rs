@@ -156,12 +156,13 @@ impl TeamChange<'_> {
     /// this organization changed" to open pages.
     pub(crate) async fn commit(mut self) -> Result<(), AppError> {
         let team = self.team;
-        team.events
+        let version = team
+            .events
             .in_transaction(&mut self.tx, self.org_id)
             .await
             .or_internal("announce change")?;
         team.accounts.commit(self.tx, self.mailed).await?;
-        team.events.committed(self.org_id);
+        team.events.committed(self.org_id, version);
         Ok(())
     }
 

@@ -110,6 +110,7 @@ impl TeamService {
             viewer: actor.access.clone(),
             roles,
             resend_cooldown_ms: self.accounts.config.invite_quota.resend_cooldown_secs * SECOND,
+            version: counts.version,
         })
     }
 

@@ -8,6 +8,10 @@
 //! The same events keep the gateway's caches true (`crate::gateway::watch`): this process's
 //! changes reach them at commit, other instances' by `NOTIFY`, and so do the keys issued.
 
+mod feeds;
+
+pub use feeds::{FEED_INTERVAL, Update};
+
 use crate::db::{Backend, Conn, Store, api_keys};
 use crate::gateway::watch::{Watch, short};
 use sqlx::postgres::PgListener;
@@ -19,10 +23,11 @@ const CHANNEL: &str = "roster_events";
 /// The payload of a key issued: this prefix and the key's short lookup hash in hex.
 const KEY_ISSUED: &str = "key:";
 
-/// A change to the team of one organization.
+/// A change to the team of one organization, which made its team `version`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TeamChanged {
     pub org_id: i64,
+    pub version: i64,
 }
 
 #[derive(Clone)]
@@ -31,6 +36,8 @@ pub struct Events {
     local: broadcast::Sender<TeamChanged>,
     /// What the gateway's caches must know of changes.
     pub watch: Arc<Watch>,
+    /// The changes as open pages hear of them: coalesced per organization.
+    feeds: feeds::Feeds,
     /// Set when the server begins to shut down, so open streams end and let it finish.
     stopping: Arc<watch::Sender<bool>>,
 }
@@ -47,12 +54,15 @@ impl Events {
             Backend::Sqlite => None,
         };
         know_stored_keys(store, &watch).await?;
+        let feeds = feeds::Feeds::default();
+        tokio::spawn(feeds.clone().run(local.subscribe()));
         if let Some(listener) = listener {
             let hub = Hub {
                 url: database_url.to_owned(),
                 store: store.clone(),
                 local: local.clone(),
                 watch: watch.clone(),
+                feeds: feeds.clone(),
             };
             tokio::spawn(hub.forward(listener));
         }
@@ -60,12 +70,19 @@ impl Events {
             backend: store.backend,
             local,
             watch,
+            feeds,
             stopping: Arc::new(watch::channel(false).0),
         })
     }
 
+    /// Every change, as it is announced.
     pub fn subscribe(&self) -> broadcast::Receiver<TeamChanged> {
         self.local.subscribe()
+    }
+
+    /// The versions of one organization's team, at most one every `FEED_INTERVAL`.
+    pub fn feed(&self, org_id: i64) -> tokio::sync::watch::Receiver<Update> {
+        self.feeds.subscribe(org_id)
     }
 
     /// Tells open streams to end (the server is shutting down).
@@ -79,25 +96,33 @@ impl Events {
         let _ = rx.wait_for(|stopping| *stopping).await;
     }
 
-    /// Records the event in the caller's transaction (PostgreSQL: delivered at commit).
-    pub async fn in_transaction(&self, conn: &mut Conn, org_id: i64) -> sqlx::Result<()> {
+    /// Counts the change in the team's version and records the event, in the caller's
+    /// transaction (PostgreSQL: delivered at commit). Returns the new version.
+    pub async fn in_transaction(&self, conn: &mut Conn, org_id: i64) -> sqlx::Result<i64> {
+        let version: i64 = sqlx::query_scalar(
+            "update organizations set team_version = team_version + 1 where id = $1 \
+             returning team_version",
+        )
+        .bind(org_id)
+        .fetch_one(&mut *conn)
+        .await?;
         if self.backend == Backend::Postgres {
             sqlx::query("select pg_notify($1, $2)")
                 .bind(CHANNEL)
-                .bind(org_id.to_string())
+                .bind(format!("{org_id}:{version}"))
                 .execute(conn)
                 .await?;
         }
-        Ok(())
+        Ok(version)
     }
 
     /// Called after the transaction committed (SQLite: delivered now). This process's
     /// gateway caches drop the organization's entries now on either database, before the
     /// change's request answers.
-    pub fn committed(&self, org_id: i64) {
+    pub fn committed(&self, org_id: i64, version: i64) {
         self.watch.org_changed(org_id);
         if self.backend == Backend::Sqlite {
-            let _ = self.local.send(TeamChanged { org_id });
+            let _ = self.local.send(TeamChanged { org_id, version });
         }
     }
 
@@ -137,6 +162,7 @@ struct Hub {
     store: Store,
     local: broadcast::Sender<TeamChanged>,
     watch: Arc<Watch>,
+    feeds: feeds::Feeds,
 }
 
 impl Hub {
@@ -161,9 +187,11 @@ impl Hub {
     fn deliver(&self, payload: &str) {
         if let Some(hash) = payload.strip_prefix(KEY_ISSUED) {
             self.watch.key_issued(hash);
-        } else if let Ok(org_id) = payload.parse() {
+        } else if let Some((org_id, version)) = payload.split_once(':')
+            && let (Ok(org_id), Ok(version)) = (org_id.parse(), version.parse())
+        {
             self.watch.org_changed(org_id);
-            let _ = self.local.send(TeamChanged { org_id });
+            let _ = self.local.send(TeamChanged { org_id, version });
         }
     }
 
@@ -186,6 +214,8 @@ impl Hub {
             }
             self.watch.everything_changed();
             self.watch.set_listening(true);
+            // Open pages may have missed changes too.
+            self.feeds.all_changed();
             return listener;
         }
     }
