@@ -1,6 +1,7 @@
-//! Argon2id hashing on a fixed pool of threads, each reusing one memory block, fed by a bounded
-//! queue: CPU use, memory and waiting stay bounded however many sign-ins arrive at once, and a
-//! job that finds the queue full is refused at once.
+//! Argon2id hashing on a fixed pool of threads fed by a bounded queue: CPU use, memory and
+//! waiting stay bounded however many sign-ins arrive at once, and a job that finds the queue
+//! full is refused at once. A thread holds its 19 MiB block only while it has work (reused
+//! from job to job while the queue has more), and gives it back to the system when idle.
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -64,6 +65,7 @@ impl Hasher {
     /// Starts `workers` hashing threads; at most `queue` jobs wait for them, and more are
     /// refused with `HashError::Busy`.
     pub fn with_queue(workers: usize, queue: usize) -> Self {
+        map_large_blocks();
         let (tx, rx) = mpsc::channel::<Job>(queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let computations = Arc::new(AtomicU64::new(0));
@@ -74,9 +76,8 @@ impl Hasher {
                 .spawn(move || worker(rx, computations))
                 .expect("spawn a hashing thread");
         }
-        let mut memory = vec![Block::default(); params().block_count()];
         let dummy =
-            hash_with(&mut memory, "a password nobody has").expect("hash the dummy password");
+            hash_with(&mut blocks(), "a password nobody has").expect("hash the dummy password");
         Self {
             jobs: tx,
             dummy: dummy.into(),
@@ -117,25 +118,51 @@ impl Hasher {
 
 fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, computations: Arc<AtomicU64>) {
     lower_priority();
-    let mut memory = vec![Block::default(); params().block_count()];
+    let mut memory: Option<Vec<Block>> = None;
     loop {
         let job = match rx.lock() {
-            Ok(mut guard) => guard.blocking_recv(),
+            Ok(mut guard) => {
+                // Nothing waiting: give the block back before sleeping on the queue.
+                if guard.is_empty() {
+                    memory = None;
+                }
+                guard.blocking_recv()
+            }
             Err(_) => None,
         };
+        let memory = memory.get_or_insert_with(blocks);
         match job {
             Some(Job::Hash(pw, reply)) => {
-                let hashed = hash_with(&mut memory, &pw);
+                let hashed = hash_with(memory, &pw);
                 computations.fetch_add(1, Ordering::SeqCst);
                 let _ = reply.send(hashed);
             }
             Some(Job::Verify(stored, pw, reply)) => {
-                let verified = verify_with(&mut memory, &stored, &pw);
+                let verified = verify_with(memory, &stored, &pw);
                 computations.fetch_add(1, Ordering::SeqCst);
                 let _ = reply.send(verified);
             }
             None => return,
         }
+    }
+}
+
+/// One hash's memory (19 MiB).
+fn blocks() -> Vec<Block> {
+    vec![Block::default(); params().block_count()]
+}
+
+/// Blocks of a megabyte or more are mapped from the system and unmapped when freed. (glibc
+/// would otherwise raise its threshold after the first such free and keep later blocks in
+/// the heap, where freeing them does not give the memory back.)
+fn map_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: mallopt only changes allocator settings; called once, before the blocks.
+        ONCE.call_once(|| unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        });
     }
 }
 
