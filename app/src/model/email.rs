@@ -1,7 +1,20 @@
 use super::has_control;
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
+
+/// `text` in Unicode Normalization Form C. The browser has it built in (`String.normalize`),
+/// so the WASM carries no tables of its own for it.
+fn nfc(text: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        String::from(web_sys::js_sys::JsString::from(text).normalize("NFC"))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        use unicode_normalization::UnicodeNormalization;
+        text.nfc().collect()
+    }
+}
 
 /// An email address in canonical form: trimmed, NFC-normalised, lower case.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -11,7 +24,7 @@ impl EmailAddress {
     pub const MAX_LEN: usize = 254;
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
-        let value: String = raw.trim().nfc().collect::<String>().to_lowercase();
+        let value: String = nfc(raw.trim()).to_lowercase();
         if value.is_empty() {
             return Err(AppError::field(field, "Enter an email address."));
         }
