@@ -185,15 +185,27 @@ def team_matrix(base, variants):
     return out
 
 
-def sse_page(port, cookie, version, refetches, stop, ready):
+def sse_page(port, cookie, version, refetches, stop, ready, errors):
     """One open Team page: holds /events, and when told of a version newer than its own, waits
     a random moment (as the browser does) and reads the list again."""
+    try:
+        open_page(port, cookie, version, refetches, stop, ready)
+    except BaseException as e:  # kept and raised by the caller: a thread dies silently
+        errors.append(repr(e))
+    finally:
+        ready.release()
+
+
+def open_page(port, cookie, version, refetches, stop, ready):
     import random
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("GET", "/events", headers={"Cookie": cookie, "Accept": "text/event-stream"})
     response = conn.getresponse()
+    if response.status != 200:
+        raise RuntimeError(f"/events answered {response.status}")
     ready.release()
     mine = version
+    # hyper sends each event as one chunk; the chunk-size lines never start with "data: ".
     while not stop.is_set():
         try:
             line = response.fp.readline()
@@ -221,14 +233,18 @@ def live_burst(port, cookie):
     form = {"search": "", "role": "", "status": "", "sort": "name", "descending": "false",
             "page": "1", "cursor": ""}
     version = json.loads(post(port, "team_members", form, cookie)[0])["version"]
-    stop, ready = threading.Event(), threading.Semaphore(0)
+    stop, ready, errors = threading.Event(), threading.Semaphore(0), []
     counts = [[] for _ in range(LIVE_PAGES)]
-    pages = [threading.Thread(target=sse_page, args=(port, cookie, version, counts[i], stop, ready), daemon=True)
+    pages = [threading.Thread(target=sse_page, args=(port, cookie, version, counts[i], stop, ready, errors),
+                              daemon=True)
              for i in range(LIVE_PAGES)]
     for t in pages:
         t.start()
     for _ in pages:
-        ready.acquire()
+        if not ready.acquire(timeout=60):
+            raise SystemExit("the open pages did not connect within a minute")
+    if errors:
+        raise SystemExit(f"an open page failed: {errors[0]}")
     quiet = paced_probe(port, "/healthz", 3, 100)["p99"]
     burst_probe = {}
     probe = threading.Thread(target=lambda: burst_probe.update(paced_probe(port, "/healthz", 4, 100)))
@@ -244,6 +260,8 @@ def live_burst(port, cookie):
     probe.join()
     time.sleep(2)
     stop.set()
+    if errors or "p99" not in burst_probe:
+        raise SystemExit(f"the live-update burst failed: {errors[:1] or 'the probe died'}")
     refetches = [len(c) for c in counts]
     return {"quiet": quiet, "burst": burst_probe["p99"], "seconds": burst_seconds,
             "max": max(refetches), "mean": sum(refetches) / len(refetches)}
@@ -546,7 +564,8 @@ def main():
     made = sum(answers.values())
 
     labels = [label for label, _ in variants[TEAM_MEMBERS][1]]
-    mrps = lambda org, label: med(lambda x: x["matrix"][(org, label)]["rps"])
+    # (A run that completes no request would have failed in wrk(); max() keeps the ratios finite.)
+    mrps = lambda org, label: max(med(lambda x: x["matrix"][(org, label)]["rps"]), 0.01)
     rows = []
     for label in labels:
         small, big = mrps(TEAM_MEMBERS, label), mrps(BIG_MEMBERS, label)

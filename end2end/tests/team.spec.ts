@@ -238,3 +238,42 @@ test("someone with an account signs in to accept, then switches between organiza
   await expect(fresh.getByRole("status").filter({ hasText: "Default organization saved." })).toBeVisible();
   await expectAccessible(fresh);
 });
+
+test("Next and Previous page through a team of more than fifty, and a reload keeps the page", async ({ page }) => {
+  await ownerOnTeamPage(page);
+  // Room for 70 seats, then 64 invitations in one go: 65 rows, two pages.
+  await page.goto("/billing");
+  await hydrated(page);
+  await page.getByRole("spinbutton", { name: "Seat limit" }).fill("70");
+  await page.getByRole("button", { name: "Upgrade" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Seat limit is now 70." })).toBeVisible();
+  await page.goto("/team");
+  await hydrated(page);
+  const tag = uniqueEmail("page").split("@")[0];
+  const list = Array.from({ length: 64 }, (_, i) => `${tag}-${String(i).padStart(2, "0")}@example.com`).join("\n");
+  await page.getByRole("button", { name: "Bulk Invite" }).click();
+  const dialog = page.getByRole("dialog", { name: "Bulk Invite" });
+  await dialog.getByLabel("Email addresses (one per line)").fill(list);
+  await dialog.getByRole("button", { name: "Send Invitations" }).click();
+  await expect(dialog.getByText("64 invited, 0 not invited.")).toBeVisible();
+  await dialog.getByRole("button", { name: "Done" }).click();
+
+  await page.getByRole("button", { name: "Email" }).click();
+  await expect(page.getByText("1–50 of 65 · Page 1 of 2")).toBeVisible();
+  const firstOnPage1 = await page.getByRole("row").nth(1).textContent();
+  await page.getByRole("button", { name: "Next" }).click();
+  await expect(page.getByText("51–65 of 65 · Page 2 of 2")).toBeVisible();
+  await expect(page).toHaveURL(/page=2&at=a\.[mi]\d+/);
+  await expect(page.getByRole("row")).toHaveCount(16);
+  await expect(page.getByRole("button", { name: "Next" })).toBeDisabled();
+  // The last address by email sorts last.
+  await expect(page.getByRole("row").last()).toContainText(`${tag}-63@example.com`);
+  await expectAccessible(page);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByText("51–65 of 65 · Page 2 of 2")).toBeVisible();
+  await page.getByRole("button", { name: "Previous" }).click();
+  await expect(page.getByText("1–50 of 65 · Page 1 of 2")).toBeVisible();
+  await expect(page).toHaveURL(/page=1&at=b\.[mi]\d+/);
+  await expect(page.getByRole("row").nth(1)).toHaveText(firstOnPage1 ?? "");
+});

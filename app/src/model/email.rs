@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 /// `text` in Unicode Normalization Form C. The browser has it built in (`String.normalize`),
 /// so the WASM carries no tables of its own for it.
 fn nfc(text: &str) -> String {
-    #[cfg(feature = "hydrate")]
+    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
     {
         String::from(web_sys::js_sys::JsString::from(text).normalize("NFC"))
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
     {
         use unicode_normalization::UnicodeNormalization;
         text.nfc().collect()

@@ -5,11 +5,11 @@
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// OWASP's recommended Argon2id settings: 19 MiB, two passes, one lane.
 pub const MEMORY_KIB: u32 = 19 * 1024;
@@ -47,7 +47,7 @@ enum Job {
 
 #[derive(Clone)]
 pub struct Hasher {
-    jobs: mpsc::Sender<Job>,
+    jobs: Sender<Job>,
     dummy: Arc<str>,
     computations: Arc<AtomicU64>,
 }
@@ -66,8 +66,9 @@ impl Hasher {
     /// refused with `HashError::Busy`.
     pub fn with_queue(workers: usize, queue: usize) -> Self {
         map_large_blocks();
-        let (tx, rx) = mpsc::channel::<Job>(queue.max(1));
-        let rx = Arc::new(Mutex::new(rx));
+        // Every thread takes jobs from one queue, without a lock, so each can see when it is
+        // empty.
+        let (tx, rx) = crossbeam_channel::bounded::<Job>(queue.max(1));
         let computations = Arc::new(AtomicU64::new(0));
         for i in 0..workers.max(1) {
             let (rx, computations) = (rx.clone(), computations.clone());
@@ -111,38 +112,39 @@ impl Hasher {
     fn submit(&self, job: Job) -> Result<(), HashError> {
         self.jobs.try_send(job).map_err(|e| match e {
             TrySendError::Full(_) => HashError::Busy,
-            TrySendError::Closed(_) => HashError::Stopped,
+            TrySendError::Disconnected(_) => HashError::Stopped,
         })
     }
 }
 
-fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, computations: Arc<AtomicU64>) {
+fn worker(rx: Receiver<Job>, computations: Arc<AtomicU64>) {
     lower_priority();
     let mut memory: Option<Vec<Block>> = None;
     loop {
-        let job = match rx.lock() {
-            Ok(mut guard) => {
+        let job = match rx.try_recv() {
+            Ok(job) => job,
+            Err(TryRecvError::Empty) => {
                 // Nothing waiting: give the block back before sleeping on the queue.
-                if guard.is_empty() {
-                    memory = None;
+                memory = None;
+                match rx.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
                 }
-                guard.blocking_recv()
             }
-            Err(_) => None,
+            Err(TryRecvError::Disconnected) => return,
         };
         let memory = memory.get_or_insert_with(blocks);
         match job {
-            Some(Job::Hash(pw, reply)) => {
+            Job::Hash(pw, reply) => {
                 let hashed = hash_with(memory, &pw);
                 computations.fetch_add(1, Ordering::SeqCst);
                 let _ = reply.send(hashed);
             }
-            Some(Job::Verify(stored, pw, reply)) => {
+            Job::Verify(stored, pw, reply) => {
                 let verified = verify_with(memory, &stored, &pw);
                 computations.fetch_add(1, Ordering::SeqCst);
                 let _ = reply.send(verified);
             }
-            None => return,
         }
     }
 }

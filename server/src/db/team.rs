@@ -395,7 +395,7 @@ async fn page(
            k.id as key_id, k.prefix as key_prefix, k.last_used_at as key_used_at, \
            pk.prefix as old_prefix, pk.expires_at as old_ends_at, pk.last_used_at as old_used_at, \
            n.total, n.used, n.seat_limit, n.version \
-         from p cross join n \
+         from n left join p on 1 = 1 \
          left join memberships mm on p.kind = 0 and mm.org_id = $org and mm.user_id = p.id \
          left join users u on p.kind = 0 and u.id = p.id \
          left join invitations ii on p.kind = 1 and ii.id = p.id \
@@ -429,10 +429,19 @@ async fn page(
     let mut out = Vec::with_capacity(rows.len());
     let mut counts = None;
     for r in rows {
-        let kind = if r.try_get::<i64, _>("kind")? == 0 {
-            RowKind::Member
-        } else {
-            RowKind::Invitation
+        counts.get_or_insert(PageCounts {
+            total: r.try_get("total")?,
+            seats: Seats {
+                used: r.try_get("used")?,
+                limit: r.try_get("seat_limit")?,
+            },
+            version: r.try_get("version")?,
+        });
+        // An empty page is one row of counts alone.
+        let kind = match r.try_get::<Option<i64>, _>("kind")? {
+            None => continue,
+            Some(0) => RowKind::Member,
+            Some(_) => RowKind::Invitation,
         };
         let id: i64 = r.try_get("id")?;
         let role = stored_role(&r)?;
@@ -455,14 +464,6 @@ async fn page(
             }),
             None => None,
         };
-        counts.get_or_insert(PageCounts {
-            total: r.try_get("total")?,
-            seats: Seats {
-                used: r.try_get("used")?,
-                limit: r.try_get("seat_limit")?,
-            },
-            version: r.try_get("version")?,
-        });
         out.push(TeamRow {
             kind,
             id,
@@ -486,24 +487,8 @@ async fn page(
     if before {
         out.reverse();
     }
-    let counts = match counts {
-        Some(c) => c,
-        // An empty page: the counts alone.
-        None => {
-            let (sql, binds) = named(&counts_sql(q, backend), &args);
-            let r = bind_all(sqlx::query(&sql), binds).fetch_one(conn).await?;
-            let (total, used, limit) = (
-                r.try_get("total")?,
-                r.try_get("used")?,
-                r.try_get("seat_limit")?,
-            );
-            PageCounts {
-                total,
-                seats: Seats { used, limit },
-                version: r.try_get("version")?,
-            }
-        }
-    };
+    // The statement always returns the counts' row.
+    let counts = counts.ok_or(sqlx::Error::RowNotFound)?;
     Ok((out, counts))
 }
 

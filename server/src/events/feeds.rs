@@ -32,18 +32,19 @@ struct Feed {
 pub struct Feeds(Arc<Mutex<HashMap<i64, Feed>>>);
 
 impl Feeds {
-    /// The versions of `org_id`'s team as they are announced (the first value is 0: none yet).
-    pub fn subscribe(&self, org_id: i64) -> watch::Receiver<Update> {
+    /// The versions of `org_id`'s team as they are announced, from `stored` (read from the
+    /// database) on. The receiver's first value counts as unseen, so it is sent at once.
+    pub fn subscribe(&self, org_id: i64, stored: i64) -> watch::Receiver<Update> {
         let mut feeds = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        feeds
-            .entry(org_id)
-            .or_insert_with(|| Feed {
-                tx: watch::channel(Update::default()).0,
-                sent_at: None,
-                waiting: None,
-            })
-            .tx
-            .subscribe()
+        let feed = feeds.entry(org_id).or_insert_with(|| Feed {
+            tx: watch::channel(Update::default()).0,
+            sent_at: None,
+            waiting: None,
+        });
+        raise(&feed.tx, stored);
+        let mut rx = feed.tx.subscribe();
+        rx.mark_changed();
+        rx
     }
 
     /// Forwards every change to the feeds until the hub closes.

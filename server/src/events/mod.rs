@@ -38,6 +38,7 @@ pub struct Events {
     pub watch: Arc<Watch>,
     /// The changes as open pages hear of them: coalesced per organization.
     feeds: feeds::Feeds,
+    store: Store,
     /// Set when the server begins to shut down, so open streams end and let it finish.
     stopping: Arc<watch::Sender<bool>>,
 }
@@ -71,6 +72,7 @@ impl Events {
             local,
             watch,
             feeds,
+            store: store.clone(),
             stopping: Arc::new(watch::channel(false).0),
         })
     }
@@ -80,9 +82,16 @@ impl Events {
         self.local.subscribe()
     }
 
-    /// The versions of one organization's team, at most one every `FEED_INTERVAL`.
-    pub fn feed(&self, org_id: i64) -> tokio::sync::watch::Receiver<Update> {
-        self.feeds.subscribe(org_id)
+    /// The versions of one organization's team, at most one every `FEED_INTERVAL`, from
+    /// the stored version on: the first value is the version now, so a page that was rendered
+    /// before a change and connects after it still hears of it.
+    pub async fn feed(&self, org_id: i64) -> sqlx::Result<tokio::sync::watch::Receiver<Update>> {
+        let version: i64 =
+            sqlx::query_scalar("select team_version from organizations where id = $1")
+                .bind(org_id)
+                .fetch_one(&self.store.pool)
+                .await?;
+        Ok(self.feeds.subscribe(org_id, version))
     }
 
     /// Tells open streams to end (the server is shutting down).
@@ -187,11 +196,21 @@ impl Hub {
     fn deliver(&self, payload: &str) {
         if let Some(hash) = payload.strip_prefix(KEY_ISSUED) {
             self.watch.key_issued(hash);
-        } else if let Some((org_id, version)) = payload.split_once(':')
-            && let (Ok(org_id), Ok(version)) = (org_id.parse(), version.parse())
-        {
+        } else {
+            // "org:version"; an instance of an earlier release sends the org alone.
+            let (org, version) = payload.split_once(':').unwrap_or((payload, ""));
+            let Ok(org_id) = org.parse() else {
+                tracing::warn!(payload, "unreadable team change notification");
+                return;
+            };
             self.watch.org_changed(org_id);
-            let _ = self.local.send(TeamChanged { org_id, version });
+            match version.parse() {
+                Ok(version) => {
+                    let _ = self.local.send(TeamChanged { org_id, version });
+                }
+                // Without a version, pages cannot tell whether they are behind: all check.
+                Err(_) => self.feeds.all_changed(),
+            }
         }
     }
 

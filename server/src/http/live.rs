@@ -29,11 +29,14 @@ pub async fn events(
         return Err(StatusCode::FORBIDDEN);
     }
     let org_id = actor.org_id;
-    let feed = state.events.feed(org_id);
+    let feed = state.events.feed(org_id).await.map_err(|e| {
+        tracing::error!(error = %e, "read team version");
+        StatusCode::INTERNAL_SERVER_ERROR
+    })?;
     let accounts = state.services.accounts.clone();
     let events = state.events.clone();
-    let resyncs = feed.borrow().resyncs;
-    let stream = futures::stream::unfold((feed, resyncs), move |(mut feed, resyncs)| {
+    // The first event names the version now; a resync counts from then on.
+    let stream = futures::stream::unfold((feed, None), move |(mut feed, resyncs)| {
         let (accounts, token, events) = (accounts.clone(), token.clone(), events.clone());
         async move {
             let changed = tokio::select! {
@@ -50,13 +53,13 @@ pub async fn events(
             }
             // The version, for the page to compare with the one it shows; "resync" when
             // changes may have been missed.
-            let data = if update.resyncs != resyncs {
+            let data = if resyncs.is_some_and(|r| r != update.resyncs) {
                 "resync".to_owned()
             } else {
                 update.version.to_string()
             };
             let event = Event::default().event("team").data(data);
-            Some((Ok(event), (feed, update.resyncs)))
+            Some((Ok(event), (feed, Some(update.resyncs))))
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

@@ -876,6 +876,15 @@ on_both!(open_team_pages_hear_about_changes, |db| {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     let mut body = res.into_body();
+    // The first event names the team's version now.
+    let first = tokio::time::timeout(Duration::from_secs(1), body.frame())
+        .await
+        .expect("the version at once")
+        .unwrap()
+        .unwrap();
+    let first = String::from_utf8(first.into_data().unwrap().to_vec()).unwrap();
+    let version = app.team(&owner, &[]).await.json()["version"].clone();
+    assert!(first.contains(&format!("data: {version}")), "{first}");
     // Another organization's change is not announced here.
     app.invite(&other, "x@example.com", "member").await;
     let quiet = tokio::time::timeout(Duration::from_millis(300), body.frame()).await;
@@ -921,6 +930,14 @@ on_both!(
         let before = app.team(&owner, &[]).await.json()["version"]
             .as_i64()
             .unwrap();
+        // The first event is the version at connection.
+        let first = tokio::time::timeout(Duration::from_secs(1), body.frame())
+            .await
+            .expect("the version at once")
+            .unwrap()
+            .unwrap();
+        let first = String::from_utf8(first.into_data().unwrap().to_vec()).unwrap();
+        assert!(first.contains(&format!("data: {before}")), "{first}");
         let started = Instant::now();
         for i in 0..30 {
             let r = app
@@ -976,6 +993,8 @@ on_both!(open_streams_end_when_the_server_shuts_down, |db| {
         .await
         .unwrap();
     let mut body = res.into_body();
+    let first = tokio::time::timeout(Duration::from_secs(1), body.frame()).await;
+    assert!(first.is_ok(), "the version at once");
     let quiet = tokio::time::timeout(Duration::from_millis(200), body.frame()).await;
     assert!(
         quiet.is_err(),

@@ -103,8 +103,8 @@ impl TeamCtx {
 #[cfg(feature = "hydrate")]
 const LIVE_JITTER_MS: f64 = 400.0;
 
-/// Reloads the list when the server says this organization's team changed since the version
-/// the page shows (or that changes may have been missed: "resync").
+/// Reloads the list when the server says this organization's team is at a newer version than
+/// the one the page shows (or that changes may have been missed: "resync").
 fn live_updates(ctx: TeamCtx) {
     #[cfg(feature = "hydrate")]
     {
@@ -134,16 +134,9 @@ fn live_updates(ctx: TeamCtx) {
                 }
             });
         let _ = source.add_event_listener_with_callback("team", on_team.as_ref().unchecked_ref());
-        // After a dropped connection comes back, changes may have been missed: reload once.
-        let mut opened = false;
-        let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-            if opened {
-                ctx.reload();
-            }
-            opened = true;
-        });
-        let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
-        let held = send_wrapper::SendWrapper::new((source, on_team, on_open));
+        // Each connection's first event names the version now, so a page that missed changes
+        // while connecting (or while its connection was down) reloads.
+        let held = send_wrapper::SendWrapper::new((source, on_team));
         on_cleanup(move || held.0.close());
     }
     #[cfg(not(feature = "hydrate"))]
