@@ -135,7 +135,7 @@ free_port() {
 # build, so a second start with no change serves within seconds.
 build_release() {
   local stamp=target/release/.roster-built
-  if [ -f "$stamp" ] && [ -x target/release/roster ] && [ -f target/release/hash.txt ] &&
+  if [ -f "$stamp" ] && [ -x target/release/roster ] && site_matches target/release/hash.txt &&
     [ -z "$(find app frontend server style migrations Cargo.toml Cargo.lock -newer "$stamp" -print -quit)" ]; then
     say "Nothing changed since the last build"
     return
@@ -143,6 +143,23 @@ build_release() {
   mkdir -p target/release
   local started="$stamp.new"
   touch "$started"
+  clean_site
   LEPTOS_HASH_FILES=true cargo leptos build --release --precompress
   mv "$started" "$stamp"
+}
+
+# Whether target/site holds the assets the hash file $1 names (a debug build replaces them).
+site_matches() {
+  local kind hash
+  [ -f "$1" ] || return 1
+  for kind in js wasm css; do
+    hash="$(sed -n "s/^$kind: //p" "$1")"
+    [ -n "$hash" ] && [ -f "target/site/pkg/roster.$hash.$kind" ] || return 1
+  done
+}
+
+# cargo-leptos hashes every file it finds in target/site/pkg, earlier builds' included: each
+# build starts from an empty folder.
+clean_site() {
+  rm -rf target/site/pkg
 }
