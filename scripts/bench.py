@@ -155,7 +155,7 @@ def post(port, endpoint, form, cookie=None):
     return data, took, response.getheader("Set-Cookie")
 
 
-def team_variants(port, cookie):
+def team_variants(port, cookie, prefix):
     """The Team page addresses measured, as (label, path): "Next" carries the last row of
     page 199 to page 200, as the browser does."""
     form = {"search": "", "role": "", "status": "", "sort": "name", "descending": "false",
@@ -171,7 +171,7 @@ def team_variants(port, cookie):
         ("page 1, by status", "/team?sort=status&order=asc"),
         ("page 1, by date joined", "/team?sort=date&order=desc"),
         ("search matching 1 in 8 (\"lovelace\")", "/team?q=lovelace"),
-        ("search matching one member (\"member00042\")", "/team?q=member00042"),
+        ("search matching one member (\"…00042@\")", f"/team?q={prefix}00042%40"),
     ]
 
 
@@ -372,7 +372,7 @@ def main():
     subprocess.run([HELPER, "seed-team", "--database-url", db, "--email", TEAM_OWNER, "--password", PASSWORD,
                     "--members", str(TEAM_MEMBERS), "--seats", "20000"], check=True)
     subprocess.run([HELPER, "seed-team", "--database-url", db, "--email", BIG_OWNER, "--password", PASSWORD,
-                    "--members", str(BIG_MEMBERS), "--seats", "200000"], check=True)
+                    "--members", str(BIG_MEMBERS), "--seats", "200000", "--prefix", "big"], check=True)
     smtp_port, mail_port = free_port(), free_port()
     # Its own mail folder: maildev's default one is shared by every run on the machine.
     maildev = subprocess.Popen([MAILDEV, "--smtp", str(smtp_port), "--web", str(mail_port), "--ip", "127.0.0.1",
@@ -418,8 +418,8 @@ def main():
         cookie = post(port, "sign_in", {"email": TEAM_OWNER, "password": PASSWORD})[2].split(";")[0]
         team_headers = [f"Cookie: {cookie}", "Accept: text/html"]
         big_cookie = post(port, "sign_in", {"email": BIG_OWNER, "password": PASSWORD})[2].split(";")[0]
-        variants = {TEAM_MEMBERS: (cookie, team_variants(port, cookie)),
-                    BIG_MEMBERS: (big_cookie, team_variants(port, big_cookie))}
+        variants = {TEAM_MEMBERS: (cookie, team_variants(port, cookie, "member")),
+                    BIG_MEMBERS: (big_cookie, team_variants(port, big_cookie, "big"))}
         wrk(f"{base}/healthz", 2, 16)  # warm-up
         wrk(f"{base}/team", 2, 8, headers=team_headers)
         time.sleep(1)

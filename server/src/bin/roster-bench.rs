@@ -46,6 +46,9 @@ enum Command {
         members: usize,
         #[arg(long)]
         seats: i64,
+        /// Members' addresses are `<prefix>NNNNN@example.com`.
+        #[arg(long, default_value = "member")]
+        prefix: String,
     },
     /// Prints `count` well-formed API keys that were never issued, one per line.
     Keys {
@@ -131,6 +134,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             password,
             members,
             seats,
+            prefix,
         } => {
             const FIRST: [&str; 8] = [
                 "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken",
@@ -154,7 +158,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             for i in 0..members {
                 let role = if i % 20 == 0 { "admin" } else { "member" };
                 let names = (FIRST[i % 8], LAST[(i / 8) % 8]);
-                let member = format!("member{i:05}@example.com");
+                let member = format!("{prefix}{i:05}@example.com");
                 seed_user(
                     &mut tx,
                     org,
