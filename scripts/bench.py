@@ -403,7 +403,8 @@ def main():
     server = subprocess.Popen([BIN, "serve"], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"))
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        # The first start issues an API key to each of the 110,000 seeded members.
+        for _ in range(6000):
             try:
                 urllib.request.urlopen(f"{base}/healthz", timeout=1)
                 break
