@@ -526,8 +526,9 @@ def main():
                                 capture_output=True, text=True, check=True).stdout)
     # Queries per Team page render: the same binary and database with its statements logged.
     qlog = work / "queries.log"
+    qlog_file = open(qlog, "w")
     qserver = subprocess.Popen([BIN, "serve"], env=dict(env, RUST_LOG="warn,sqlx::query=debug"), cwd=work,
-                               stdout=subprocess.DEVNULL, stderr=open(qlog, "w"))
+                               stdout=qlog_file, stderr=qlog_file)
     try:
         for _ in range(100):
             try:
@@ -538,6 +539,8 @@ def main():
         qcookie = post(port, "sign_in", {"email": TEAM_OWNER, "password": PASSWORD})[2].split(";")[0]
         count_queries(port, qlog, qcookie)  # the first render fills the roles cache
         queries = count_queries(port, qlog, qcookie)
+        if queries == 0:
+            raise SystemExit("no SQL statement was logged for a Team page: the count is not measured")
     finally:
         qserver.send_signal(signal.SIGTERM)
         qserver.wait(timeout=30)
