@@ -67,8 +67,6 @@ pub(crate) struct TeamCtx {
     keys: KeyActions,
     /// The organization's roles, from the last list the server sent.
     roles: RwSignal<Vec<RoleOption>>,
-    /// The team's version in the last list the server sent.
-    version: RwSignal<i64>,
 }
 
 impl TeamCtx {
@@ -105,7 +103,7 @@ const LIVE_JITTER_MS: f64 = 400.0;
 
 /// Reloads the list when the server says this organization's team is at a newer version than
 /// the one the page shows (or that changes may have been missed: "resync").
-fn live_updates(ctx: TeamCtx) {
+fn live_updates(ctx: TeamCtx, shown: impl Fn() -> Option<i64> + 'static) {
     #[cfg(feature = "hydrate")]
     {
         use leptos::wasm_bindgen::{JsCast, closure::Closure};
@@ -113,21 +111,37 @@ fn live_updates(ctx: TeamCtx) {
             return;
         };
         // A reload waits a random moment (up to `LIVE_JITTER_MS`), so the open pages of a
-        // team do not all ask at once; updates heard meanwhile join it.
+        // team do not all ask at once; updates heard meanwhile join it, and it is skipped when
+        // the list caught up meanwhile (the page's own change reloads it as well).
+        let shown = std::rc::Rc::new(shown);
         let waiting = std::rc::Rc::new(std::cell::Cell::new(false));
+        // The newest version announced; `i64::MAX` after a "resync" (always behind).
+        let announced = std::rc::Rc::new(std::cell::Cell::new(0i64));
         let on_team =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                let behind = match ev.data().as_string().and_then(|d| d.parse::<i64>().ok()) {
-                    Some(version) => version > ctx.version.get_untracked(),
-                    None => true,
+                let version = ev
+                    .data()
+                    .as_string()
+                    .and_then(|d| d.parse::<i64>().ok())
+                    .unwrap_or(i64::MAX);
+                announced.set(announced.get().max(version));
+                // Nothing shown yet: the list is on its way anyway.
+                let behind = |shown: &dyn Fn() -> Option<i64>, announced: i64| {
+                    shown().is_some_and(|v| announced > v)
                 };
-                if behind && !waiting.replace(true) {
-                    let waiting = waiting.clone();
+                if behind(&*shown, announced.get()) && !waiting.replace(true) {
+                    let (waiting, announced, shown) =
+                        (waiting.clone(), announced.clone(), shown.clone());
                     let wait = (web_sys::js_sys::Math::random() * LIVE_JITTER_MS) as u64;
                     set_timeout(
                         move || {
                             waiting.set(false);
-                            ctx.reload();
+                            if behind(&*shown, announced.get()) {
+                                if announced.get() == i64::MAX {
+                                    announced.set(0);
+                                }
+                                ctx.reload();
+                            }
                         },
                         std::time::Duration::from_millis(wait),
                     );
@@ -140,7 +154,7 @@ fn live_updates(ctx: TeamCtx) {
         on_cleanup(move || held.0.close());
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = ctx;
+    let _ = (ctx, shown);
 }
 
 #[component]
@@ -157,7 +171,6 @@ fn Team() -> impl IntoView {
         editing: RwSignal::new(None),
         link_open: RwSignal::new(false),
         roles: RwSignal::new(Vec::new()),
-        version: RwSignal::new(0),
         link: RwSignal::new(None),
         keys: KeyActions::new(refresh),
     };
@@ -219,7 +232,6 @@ fn Team() -> impl IntoView {
     let typed = RwSignal::new(search.get_untracked());
     // The box follows the address when it changes by other means (back, "Clear filters").
     Effect::new(move || typed.set(search.get()));
-    live_updates(ctx);
     let data = Resource::new(
         move || {
             (
@@ -245,9 +257,12 @@ fn Team() -> impl IntoView {
             )
         },
     );
+    // The version of the list shown, read when an update arrives.
+    live_updates(ctx, move || {
+        data.with_untracked(|d| d.as_ref().and_then(|r| r.as_ref().ok()).map(|p| p.version))
+    });
     Effect::new(move || {
         if let Some(Ok(p)) = data.get() {
-            ctx.version.set(p.version);
             ctx.roles.set(p.roles);
         }
     });
