@@ -179,17 +179,22 @@ fn filters(kind: RowKind, backend: Backend, searching: bool) -> String {
     )
 }
 
-/// Where one kind of row comes from: the rows (alias `a`), the table, its id column, and
-/// which of its rows are listed.
-fn source(kind: RowKind) -> (&'static str, &'static str, &'static str, &'static str) {
+/// Where one kind of row comes from: the table, its id column, and which of its rows are
+/// listed.
+fn source(kind: RowKind) -> (&'static str, &'static str, &'static str) {
     match kind {
-        RowKind::Member => (
-            "memberships a join users u on u.id = a.user_id",
-            "memberships",
-            "user_id",
-            "status <> 'removed'",
-        ),
-        RowKind::Invitation => ("invitations a", "invitations", "id", "status = 'pending'"),
+        RowKind::Member => ("memberships", "user_id", "status <> 'removed'"),
+        RowKind::Invitation => ("invitations", "id", "status = 'pending'"),
+    }
+}
+
+/// The rows of one kind (alias `a`) for `filters`: members are joined to their user (`u`)
+/// only to search their names and address.
+fn rows_from(kind: RowKind, searching: bool) -> &'static str {
+    match kind {
+        RowKind::Member if searching => "memberships a join users u on u.id = a.user_id",
+        RowKind::Member => "memberships a",
+        RowKind::Invitation => "invitations a",
     }
 }
 
@@ -203,14 +208,9 @@ fn rows_of(
     forward: bool,
 ) -> String {
     let keys = sort_keys(q.sort, kind, "a", backend);
-    let (from, _, id, _) = source(kind);
+    let (_, id, _) = source(kind);
     let searching = !q.search.trim().is_empty();
-    // Members are joined to their user only to search their names and address.
-    let from = if searching || kind == RowKind::Invitation {
-        from.to_owned()
-    } else {
-        from.replace(" join users u on u.id = a.user_id", "")
-    };
+    let from = rows_from(kind, searching);
     let mut filter = filters(kind, backend, searching);
     let (op, dir) = if forward { (">", "asc") } else { ("<", "desc") };
     if let Some(c) = cursor {
@@ -218,7 +218,7 @@ fn rows_of(
         let theirs = key_list(&sort_keys(q.sort, c.kind, "c", backend));
         // Only a listed row of this organization: any other finds nothing (and the page is
         // then found by its number), so a cursor tells nothing of rows not listed.
-        let (_, table, c_id, listed) = source(c.kind);
+        let (table, c_id, listed) = source(c.kind);
         let condition = if kind == c.kind {
             format!(
                 "({}, a.{id}) {op} (select {theirs}, c.{c_id} from {table} c \
@@ -281,14 +281,9 @@ fn total_expr(q: &TeamQuery, backend: Backend) -> String {
             .to_owned();
     }
     let count = |kind| {
-        let (from, _, _, _) = source(kind);
-        let from = if searching || kind == RowKind::Invitation {
-            from.to_owned()
-        } else {
-            from.replace(" join users u on u.id = a.user_id", "")
-        };
         format!(
-            "(select count(*) from {from} where {})",
+            "(select count(*) from {} where {})",
+            rows_from(kind, searching),
             filters(kind, backend, searching)
         )
     };
