@@ -860,19 +860,7 @@ on_both!(open_team_pages_hear_about_changes, |db| {
     let admin = app.joined(&owner, "admin@example.com", "admin").await;
     let anonymous = app.get("/events").send().await;
     assert_eq!(anonymous.status, 401);
-    let req = axum::http::Request::builder()
-        .uri("/events")
-        .header("host", "roster.test:3000")
-        .header("cookie", format!("{}={owner}", app.cookie_name()))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let mut req = req;
-    req.extensions_mut().insert(axum::extract::ConnectInfo(
-        "127.0.0.1:40000".parse::<std::net::SocketAddr>().unwrap(),
-    ));
-    let res = tower::ServiceExt::oneshot(app.roster.router.clone(), req)
-        .await
-        .unwrap();
+    let res = open_events(&app, &owner).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     let mut body = res.into_body();
@@ -914,18 +902,7 @@ on_both!(
         let app = TestApp::new(db).await;
         let owner = app.member(OWNER).await;
         app.set_seat_limit(100).await;
-        let mut req = axum::http::Request::builder()
-            .uri("/events")
-            .header("host", "roster.test:3000")
-            .header("cookie", format!("{}={owner}", app.cookie_name()))
-            .body(axum::body::Body::empty())
-            .unwrap();
-        req.extensions_mut().insert(axum::extract::ConnectInfo(
-            "127.0.0.1:40000".parse::<std::net::SocketAddr>().unwrap(),
-        ));
-        let res = tower::ServiceExt::oneshot(app.roster.router.clone(), req)
-            .await
-            .unwrap();
+        let res = open_events(&app, &owner).await;
         let mut body = res.into_body();
         let before = app.team(&owner, &[]).await.json()["version"]
             .as_i64()
@@ -980,18 +957,7 @@ on_both!(open_streams_end_when_the_server_shuts_down, |db| {
     use std::time::Duration;
     let app = TestApp::new(db).await;
     let owner = app.member(OWNER).await;
-    let mut req = axum::http::Request::builder()
-        .uri("/events")
-        .header("host", "roster.test:3000")
-        .header("cookie", format!("{}={owner}", app.cookie_name()))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    req.extensions_mut().insert(axum::extract::ConnectInfo(
-        "127.0.0.1:40000".parse::<std::net::SocketAddr>().unwrap(),
-    ));
-    let res = tower::ServiceExt::oneshot(app.roster.router.clone(), req)
-        .await
-        .unwrap();
+    let res = open_events(&app, &owner).await;
     let mut body = res.into_body();
     let first = tokio::time::timeout(Duration::from_secs(1), body.frame()).await;
     assert!(first.is_ok(), "the version at once");
@@ -1070,6 +1036,22 @@ on_both!(a_role_change_is_emailed_to_the_member, |db| {
     );
     assert!(emails.last().unwrap().1.contains("Ada Lovelace"));
 });
+
+/// `GET /events` as `session`, answered by the real router (the stream left open).
+async fn open_events(app: &TestApp, session: &str) -> axum::response::Response {
+    let mut req = axum::http::Request::builder()
+        .uri("/events")
+        .header("host", "roster.test:3000")
+        .header("cookie", format!("{}={session}", app.cookie_name()))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    req.extensions_mut().insert(axum::extract::ConnectInfo(
+        "127.0.0.1:40000".parse::<std::net::SocketAddr>().unwrap(),
+    ));
+    tower::ServiceExt::oneshot(app.roster.router.clone(), req)
+        .await
+        .unwrap()
+}
 
 /// The rows of one page as `m12` / `i3`.
 fn row_refs(page: &Value) -> Vec<String> {
