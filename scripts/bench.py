@@ -155,12 +155,17 @@ def post(port, endpoint, form, cookie=None):
     return data, took, response.getheader("Set-Cookie")
 
 
+def team_members(port, cookie, page=1):
+    """One page of the team list by name, as the Team page asks for it."""
+    form = {"search": "", "role": "", "status": "", "sort": "name", "descending": "false",
+            "page": str(page), "cursor": ""}
+    return json.loads(post(port, "team_members", form, cookie)[0])
+
+
 def team_variants(port, cookie, prefix):
     """The Team page addresses measured, as (label, path): "Next" carries the last row of
     page 199 to page 200, as the browser does."""
-    form = {"search": "", "role": "", "status": "", "sort": "name", "descending": "false",
-            "page": "199", "cursor": ""}
-    last = json.loads(post(port, "team_members", form, cookie)[0])["rows"][-1]
+    last = team_members(port, cookie, page=199)["rows"][-1]
     ref = ("m" if last["kind"] == "Member" else "i") + str(last["id"])
     return [
         ("page 1, by name", "/team"),
@@ -220,9 +225,7 @@ def open_page(port, cookie, version, refetches, stop, ready):
         newer = data == "resync" or int(data) > mine
         if newer:
             time.sleep(random.random() * 0.4)
-            form = {"search": "", "role": "", "status": "", "sort": "name", "descending": "false",
-                    "page": "1", "cursor": ""}
-            mine = json.loads(post(port, "team_members", form, cookie)[0])["version"]
+            mine = team_members(port, cookie)["version"]
             refetches.append(1)
     conn.close()
 
@@ -230,9 +233,7 @@ def open_page(port, cookie, version, refetches, stop, ready):
 def live_burst(port, cookie):
     """LIVE_PAGES open Team pages of one organization; LIVE_CHANGES changes in about a second;
     the refetches the pages make and the p99 of /healthz before and during the burst."""
-    form = {"search": "", "role": "", "status": "", "sort": "name", "descending": "false",
-            "page": "1", "cursor": ""}
-    version = json.loads(post(port, "team_members", form, cookie)[0])["version"]
+    version = team_members(port, cookie)["version"]
     stop, ready, errors = threading.Event(), threading.Semaphore(0), []
     counts = [[] for _ in range(LIVE_PAGES)]
     pages = [threading.Thread(target=sse_page, args=(port, cookie, version, counts[i], stop, ready, errors),
