@@ -1,7 +1,9 @@
 //! Live updates as open pages receive them: at most one per organization every
-//! `FEED_INTERVAL`, carrying the team's version (`organizations.team_version`, counted by
-//! every committed team change), so a burst of changes costs each open page a few refetches
-//! and a page that already shows that version none.
+//! `FEED_INTERVAL` (longer when many pages are open, see `interval`), carrying the team's
+//! version (`organizations.team_version`, counted by every committed team change), so a burst
+//! of changes costs each open page a few refetches and a page that already shows that version
+//! none. Each update also says over how long the pages should spread their refetches, so the
+//! open pages of a large team ask for the list at `RELOADS_PER_SECOND`, not all at once.
 
 use super::TeamChanged;
 use std::collections::HashMap;
@@ -13,17 +15,34 @@ use tokio::time::Instant;
 /// The shortest time between two updates sent for one organization.
 pub const FEED_INTERVAL: Duration = Duration::from_millis(250);
 
-/// What an open page is told: the newest announced version of its team, and how many times
-/// changes may have been missed (then every page refetches once).
+/// How many of one organization's open pages of this instance may reload the list per second
+/// after an update: the time between updates grows with the number of open pages to keep to it.
+/// A Team page render costs a few milliseconds of one core, so this is a small share of a
+/// 2-core server.
+pub const RELOADS_PER_SECOND: u64 = 50;
+
+/// The time between two updates, and over which the pages spread their refetches, when
+/// `pages` pages watch the organization on this instance.
+pub fn interval(pages: usize) -> Duration {
+    let spread = Duration::from_millis(pages as u64 * 1000 / RELOADS_PER_SECOND);
+    spread.max(FEED_INTERVAL)
+}
+
+/// What an open page is told: the newest announced version of its team, how many times
+/// changes may have been missed (then every page refetches once), and over how long the pages
+/// should spread their refetches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Update {
     pub version: i64,
     pub resyncs: u64,
+    pub spread: Duration,
 }
 
 struct Feed {
     tx: watch::Sender<Update>,
     sent_at: Option<Instant>,
+    /// The interval in force since the last update, set when it was sent.
+    interval: Duration,
     /// A version waiting for the interval to pass (a flush is scheduled).
     waiting: Option<i64>,
 }
@@ -39,9 +58,10 @@ impl Feeds {
         let feed = feeds.entry(org_id).or_insert_with(|| Feed {
             tx: watch::channel(Update::default()).0,
             sent_at: None,
+            interval: FEED_INTERVAL,
             waiting: None,
         });
-        raise(&feed.tx, stored);
+        raise(feed, stored);
         let mut rx = feed.tx.subscribe();
         rx.mark_changed();
         rx
@@ -69,7 +89,7 @@ impl Feeds {
             return;
         }
         let now = Instant::now();
-        let due = feed.sent_at.map(|t| t + FEED_INTERVAL);
+        let due = feed.sent_at.map(|t| t + feed.interval);
         match (due, feed.waiting) {
             // A flush is already on its way: it sends the newest version.
             (_, Some(v)) => feed.waiting = Some(v.max(c.version)),
@@ -83,7 +103,7 @@ impl Feeds {
                 });
             }
             _ => {
-                raise(&feed.tx, c.version);
+                raise(feed, c.version);
                 feed.sent_at = Some(now);
             }
         }
@@ -94,28 +114,56 @@ impl Feeds {
         if let Some(feed) = feeds.get_mut(&org_id)
             && let Some(version) = feed.waiting.take()
         {
-            raise(&feed.tx, version);
+            raise(feed, version);
             feed.sent_at = Some(Instant::now());
         }
     }
 
     /// Changes were missed: every open page refetches once.
     pub(super) fn all_changed(&self) {
-        let feeds = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        for feed in feeds.values() {
-            feed.tx.send_modify(|u| u.resyncs += 1);
+        let mut feeds = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for feed in feeds.values_mut() {
+            feed.interval = interval(feed.tx.receiver_count());
+            let spread = feed.interval;
+            feed.tx.send_modify(|u| {
+                u.resyncs += 1;
+                u.spread = spread;
+            });
         }
     }
 }
 
 /// Sends `version` unless a newer one was sent already (announcements can arrive out of order
-/// from several instances).
-fn raise(tx: &watch::Sender<Update>, version: i64) {
-    tx.send_if_modified(|u| {
+/// from several instances), with the interval that the number of open pages sets from now on.
+fn raise(feed: &mut Feed, version: i64) {
+    let spread = interval(feed.tx.receiver_count());
+    let sent = feed.tx.send_if_modified(|u| {
         let newer = version > u.version;
         if newer {
             u.version = version;
+            u.spread = spread;
         }
         newer
     });
+    if sent {
+        feed.interval = spread;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_keeps_the_reloads_of_many_open_pages_to_the_budget() {
+        assert_eq!(interval(0), FEED_INTERVAL);
+        assert_eq!(interval(1), FEED_INTERVAL);
+        assert_eq!(interval(10), FEED_INTERVAL);
+        let pages = 200;
+        let every = interval(pages);
+        assert!(every > FEED_INTERVAL);
+        // 200 pages reloading once each, spread over the interval, stay within the budget.
+        let per_second = pages as f64 / every.as_secs_f64();
+        assert!(per_second <= RELOADS_PER_SECOND as f64 + 0.5, "{per_second}");
+    }
 }

@@ -1,7 +1,8 @@
 //! `GET /events`: a server-sent event stream that says "team" with the team's new version
 //! whenever the team of the signed-in user's organization changes, at most one every
-//! `FEED_INTERVAL` (`crate::events::feeds`). Pages refetch what they show when it is newer
-//! than theirs; the stream carries nothing else, but it is for those who may see the team
+//! `FEED_INTERVAL` or longer (`crate::events::feeds`), and the time in milliseconds over which
+//! pages should spread their refetches ("team" / "42 250"). Pages refetch what they show when
+//! it is newer than theirs, after a random part of that time; the stream carries nothing else, but it is for those who may see the team
 //! (`REQUIREMENT`), and it ends once the session no longer may (signed out, disabled,
 //! removed, or a role without Team access).
 
@@ -53,11 +54,12 @@ pub async fn events(
             }
             // The version, for the page to compare with the one it shows; "resync" when
             // changes may have been missed.
-            let data = if resyncs.is_some_and(|r| r != update.resyncs) {
+            let version = if resyncs.is_some_and(|r| r != update.resyncs) {
                 "resync".to_owned()
             } else {
                 update.version.to_string()
             };
+            let data = format!("{version} {}", update.spread.as_millis());
             let event = Event::default().event("team").data(data);
             Some((Ok(event), (feed, Some(update.resyncs))))
         }

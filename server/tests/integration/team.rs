@@ -937,7 +937,7 @@ on_both!(
             updates.extend(
                 text.lines()
                     .filter_map(|l| l.strip_prefix("data: "))
-                    .map(|v| v.parse::<i64>().unwrap()),
+                    .map(|d| d.split(' ').next().unwrap().parse::<i64>().unwrap()),
             );
         }
         // At most one update per interval, each newer than the last.

@@ -97,7 +97,8 @@ impl TeamCtx {
     }
 }
 
-/// The longest a page waits before reloading for a live update, in milliseconds.
+/// The longest a page waits before reloading for a live update, in milliseconds, unless the
+/// update says to spread the reloads over a longer time (many pages are open).
 #[cfg(feature = "hydrate")]
 const LIVE_JITTER_MS: f64 = 400.0;
 
@@ -110,20 +111,27 @@ fn live_updates(ctx: TeamCtx, shown: impl Fn() -> Option<i64> + 'static) {
         let Ok(source) = web_sys::EventSource::new("/events") else {
             return;
         };
-        // A reload waits a random moment (up to `LIVE_JITTER_MS`), so the open pages of a
-        // team do not all ask at once; updates heard meanwhile join it, and it is skipped when
-        // the list caught up meanwhile (the page's own change reloads it as well).
+        // A reload waits a random moment (up to `LIVE_JITTER_MS`, or the time the server says
+        // to spread the reloads of all open pages over), so the open pages of a team do not all
+        // ask at once; updates heard meanwhile join it, and it is skipped when the list caught
+        // up meanwhile (the page's own change reloads it as well). An update is "<version>
+        // <spread in ms>", or "resync <spread>" when changes may have been missed.
         let shown = std::rc::Rc::new(shown);
         let waiting = std::rc::Rc::new(std::cell::Cell::new(false));
         // The newest version announced; `i64::MAX` after a "resync" (always behind).
         let announced = std::rc::Rc::new(std::cell::Cell::new(0i64));
         let on_team =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                let version = ev
-                    .data()
-                    .as_string()
-                    .and_then(|d| d.parse::<i64>().ok())
+                let data = ev.data().as_string().unwrap_or_default();
+                let mut parts = data.split(' ');
+                let version = parts
+                    .next()
+                    .and_then(|v| v.parse::<i64>().ok())
                     .unwrap_or(i64::MAX);
+                let spread = parts
+                    .next()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .map_or(LIVE_JITTER_MS, |s| s.max(LIVE_JITTER_MS));
                 announced.set(announced.get().max(version));
                 // Nothing shown yet: the list is on its way anyway.
                 let behind = |shown: &dyn Fn() -> Option<i64>, announced: i64| {
@@ -132,7 +140,7 @@ fn live_updates(ctx: TeamCtx, shown: impl Fn() -> Option<i64> + 'static) {
                 if behind(&*shown, announced.get()) && !waiting.replace(true) {
                     let (waiting, announced, shown) =
                         (waiting.clone(), announced.clone(), shown.clone());
-                    let wait = (web_sys::js_sys::Math::random() * LIVE_JITTER_MS) as u64;
+                    let wait = (web_sys::js_sys::Math::random() * spread) as u64;
                     set_timeout(
                         move || {
                             waiting.set(false);
