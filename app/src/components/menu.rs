@@ -10,7 +10,8 @@ pub fn ActionMenu(
     id: String,
     /// The accessible name, e.g. "Actions for Grace Hopper"; the button shows "Actions".
     label: String,
-    children: Children,
+    /// The items, made each time the menu opens (a closed menu holds none).
+    children: ChildrenFn,
 ) -> impl IntoView {
     let open = RwSignal::new(false);
     let button = NodeRef::<leptos::html::Button>::new();
@@ -108,7 +109,7 @@ pub fn ActionMenu(
             <div role="menu" id=menu_id aria-labelledby=button_id class="menu-list" node_ref=list
                 hidden=move || !open.get() on:keydown=on_list_key
                 on:click=move |_| open.set(false)>
-                {children()}
+                {move || open.get().then(|| children())}
             </div>
         </div>
     }

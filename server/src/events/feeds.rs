@@ -164,6 +164,9 @@ mod tests {
         assert!(every > FEED_INTERVAL);
         // 200 pages reloading once each, spread over the interval, stay within the budget.
         let per_second = pages as f64 / every.as_secs_f64();
-        assert!(per_second <= RELOADS_PER_SECOND as f64 + 0.5, "{per_second}");
+        assert!(
+            per_second <= RELOADS_PER_SECOND as f64 + 0.5,
+            "{per_second}"
+        );
     }
 }

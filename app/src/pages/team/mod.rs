@@ -130,8 +130,8 @@ fn live_updates(ctx: TeamCtx, shown: impl Fn() -> Option<i64> + 'static) {
                     .unwrap_or(i64::MAX);
                 let spread = parts
                     .next()
-                    .and_then(|s| s.parse::<f64>().ok())
-                    .map_or(LIVE_JITTER_MS, |s| s.max(LIVE_JITTER_MS));
+                    .and_then(|s| s.parse::<u32>().ok())
+                    .map_or(LIVE_JITTER_MS, |s| f64::from(s).max(LIVE_JITTER_MS));
                 announced.set(announced.get().max(version));
                 // Nothing shown yet: the list is on its way anyway.
                 let behind = |shown: &dyn Fn() -> Option<i64>, announced: i64| {
@@ -526,12 +526,14 @@ fn Row(
     };
     let status_class = format!("badge badge-{}", row.status.as_str());
     // At most one action beside the menu: "Resend Invitation", which shows its cool-down.
+    // The menu's items are made when it opens: a page of 50 rows then renders 50 buttons, not
+    // 300 hidden ones.
     let (primary, items) = match row.kind {
-        RowKind::Member => (None, member_actions(&row, &viewer, covered, ctx)),
-        RowKind::Invitation if covered => {
-            let (resend, items) = invitation_actions(&row, resend_at, ctx);
-            (Some(resend), items)
-        }
+        RowKind::Member => (None, member_items(&row, &viewer, covered)),
+        RowKind::Invitation if covered => (
+            Some(resend_button(&row, resend_at, ctx)),
+            invitation_items(&row),
+        ),
         RowKind::Invitation => (None, Vec::new()),
     };
     let kind = match row.kind {
@@ -544,9 +546,11 @@ fn Row(
         } else {
             name.clone()
         };
+        let id = format!("{kind}-{}-actions", row.id);
+        let row = row.clone();
         view! {
-            <ActionMenu id=format!("{kind}-{}-actions", row.id) label=format!("Actions for {who}")>
-                {items}
+            <ActionMenu id label=format!("Actions for {who}")>
+                {items.iter().map(|item| menu_item(*item, &row, ctx)).collect_view()}
             </ActionMenu>
         }
     });
@@ -572,38 +576,24 @@ fn Row(
     }
 }
 
-/// The menu items of the actions the viewer may take on a member.
-fn member_actions(row: &TeamRow, viewer: &Access, outranked: bool, ctx: TeamCtx) -> Vec<AnyView> {
-    let busy = move || ctx.busy.get() || ctx.keys.busy();
-    let mut buttons = Vec::new();
-    // "Copy API Key" and "Refresh" first, as the product docs list them; the server sends
-    // the key's details only to viewers who may handle it.
-    if let Some(key) = &row.key {
-        let user_id = row.id;
-        let ask = RefreshAsk {
-            user_id,
-            key_id: key.id,
-            whose: if row.is_self {
-                "your".to_owned()
-            } else {
-                format!("{}'s", row.name())
-            },
-            prefix: key.prefix.clone(),
-        };
-        buttons.push(
-            view! {
-                <button type="button" role="menuitem" tabindex="-1" class="menu-item" disabled=busy
-                    on:click=move |_| ctx.keys.copy(user_id)>"Copy API Key"</button>
-            }
-            .into_any(),
-        );
-        buttons.push(
-            view! {
-                <button type="button" role="menuitem" tabindex="-1" class="menu-item" disabled=busy
-                    on:click=move |_| ctx.keys.refresh(ask.clone())>"Refresh"</button>
-            }
-            .into_any(),
-        );
+/// An item of a row's actions menu.
+#[derive(Clone, Copy)]
+enum Item {
+    CopyKey,
+    RefreshKey,
+    Member(MemberAction),
+    Leave,
+    CopyInviteLink,
+    Cancel,
+}
+
+/// The menu items of the actions the viewer may take on a member: "Copy API Key" and
+/// "Refresh" first, as the product docs list them (the server sends the key's details only to
+/// viewers who may handle it), then the changes the viewer's role allows, then "Leave".
+fn member_items(row: &TeamRow, viewer: &Access, outranked: bool) -> Vec<Item> {
+    let mut items = Vec::new();
+    if row.key.is_some() {
+        items.extend([Item::CopyKey, Item::RefreshKey]);
     }
     let target = Target {
         is_self: row.is_self,
@@ -611,62 +601,126 @@ fn member_actions(row: &TeamRow, viewer: &Access, outranked: bool, ctx: TeamCtx)
         status: row.status,
         outranked,
     };
-    for action in MemberAction::ALL {
-        if !may_act(viewer, target, action) {
-            continue;
-        }
-        let (user_id, name) = (row.id, row.name());
-        let edit_row = row.clone();
-        let on_click = move |_| match action {
-            MemberAction::Edit => {
-                ctx.editing.set(Some(edit_row.clone()));
-                ctx.edit_open.set(true);
-            }
-            MemberAction::Revoke | MemberAction::Remove => ctx.confirm(Pending::Member {
-                user_id,
-                name: name.clone(),
-                action,
-            }),
-            _ => {
-                let done = match action {
-                    MemberAction::Promote => format!("{name} is now an Admin."),
-                    MemberAction::Demote => format!("{name} is now a Member."),
-                    _ => format!("{name} is active again."),
-                };
-                ctx.run(change_member(user_id, action.as_str().to_owned()), done);
-            }
-        };
-        let class = match action {
-            MemberAction::Remove | MemberAction::Revoke => "menu-item danger",
-            _ => "menu-item",
-        };
-        buttons.push(
-            view! {
-                <button type="button" role="menuitem" tabindex="-1" class=class disabled=busy
-                    on:click=on_click>{action.label()}</button>
-            }
-            .into_any(),
-        );
-    }
+    items.extend(
+        MemberAction::ALL
+            .into_iter()
+            .filter(|a| may_act(viewer, target, *a))
+            .map(Item::Member),
+    );
     if row.is_self && row.role != Role::Owner {
-        buttons.push(
-            view! {
-                <button type="button" role="menuitem" tabindex="-1" class="menu-item danger"
-                    disabled=busy on:click=move |_| ctx.confirm(Pending::Leave)>"Leave"</button>
-            }
-            .into_any(),
-        );
+        items.push(Item::Leave);
     }
-    buttons
+    items
 }
 
-/// "Resend Invitation", and the menu items Copy invite link and Cancel, for an invitation
-/// whose role the viewer may give.
-fn invitation_actions(row: &TeamRow, resend_at: i64, ctx: TeamCtx) -> (AnyView, Vec<AnyView>) {
+/// The menu items for an invitation whose role the viewer may give.
+fn invitation_items(row: &TeamRow) -> Vec<Item> {
+    let mut items = Vec::new();
+    if row.status == Status::Pending {
+        items.push(Item::CopyInviteLink);
+    }
+    items.push(Item::Cancel);
+    items
+}
+
+/// One menu item's button.
+fn menu_item(item: Item, row: &TeamRow, ctx: TeamCtx) -> AnyView {
+    let (user_id, name) = (row.id, row.name());
+    let busy = move || ctx.busy.get() || ctx.keys.busy();
+    let (label, danger): (&'static str, bool) = match item {
+        Item::CopyKey => ("Copy API Key", false),
+        Item::RefreshKey => ("Refresh", false),
+        Item::Member(action) => (
+            action.label(),
+            matches!(action, MemberAction::Remove | MemberAction::Revoke),
+        ),
+        Item::Leave => ("Leave", true),
+        Item::CopyInviteLink => ("Copy invite link", false),
+        Item::Cancel => ("Cancel", true),
+    };
+    let act: Box<dyn Fn() + Send + Sync> = match item {
+        Item::CopyKey => Box::new(move || ctx.keys.copy(user_id)),
+        Item::RefreshKey => {
+            let ask = RefreshAsk {
+                user_id,
+                key_id: row.key.as_ref().map_or(0, |k| k.id),
+                whose: if row.is_self {
+                    "your".to_owned()
+                } else {
+                    format!("{name}'s")
+                },
+                prefix: row
+                    .key
+                    .as_ref()
+                    .map(|k| k.prefix.clone())
+                    .unwrap_or_default(),
+            };
+            Box::new(move || ctx.keys.refresh(ask.clone()))
+        }
+        Item::Member(MemberAction::Edit) => {
+            let row = row.clone();
+            Box::new(move || {
+                ctx.editing.set(Some(row.clone()));
+                ctx.edit_open.set(true);
+            })
+        }
+        Item::Member(action @ (MemberAction::Revoke | MemberAction::Remove)) => {
+            Box::new(move || {
+                ctx.confirm(Pending::Member {
+                    user_id,
+                    name: name.clone(),
+                    action,
+                })
+            })
+        }
+        Item::Member(action) => Box::new(move || {
+            let done = match action {
+                MemberAction::Promote => format!("{name} is now an Admin."),
+                MemberAction::Demote => format!("{name} is now a Member."),
+                _ => format!("{name} is active again."),
+            };
+            ctx.run(change_member(user_id, action.as_str().to_owned()), done);
+        }),
+        Item::Leave => Box::new(move || ctx.confirm(Pending::Leave)),
+        Item::CopyInviteLink => Box::new(move || {
+            let toasts = toaster();
+            leptos::task::spawn_local(async move {
+                match invite_link(user_id).await {
+                    Ok(link) => {
+                        ctx.link.set(Some(link));
+                        ctx.link_open.set(true);
+                    }
+                    Err(e) => toasts.show(e.to_string()),
+                }
+            });
+        }),
+        Item::Cancel => {
+            let email = row.email.clone();
+            Box::new(move || {
+                ctx.confirm(Pending::Cancel {
+                    id: user_id,
+                    email: email.clone(),
+                })
+            })
+        }
+    };
+    let class = if danger {
+        "menu-item danger"
+    } else {
+        "menu-item"
+    };
+    view! {
+        <button type="button" role="menuitem" tabindex="-1" class=class disabled=busy
+            on:click=move |_| act()>{label}</button>
+    }
+    .into_any()
+}
+
+/// "Resend Invitation" for an invitation whose role the viewer may give; it waits out the
+/// resend cool-down after a send, which the server enforces too.
+fn resend_button(row: &TeamRow, resend_at: i64, ctx: TeamCtx) -> AnyView {
     let busy = move || ctx.busy.get();
     let (id, email) = (row.id, row.email.clone());
-    let resend_email = email.clone();
-    // Just sent: the button waits out the resend cool-down, which the server enforces too.
     let cooling = RwSignal::new(resend_at > now_ms());
     #[cfg(feature = "hydrate")]
     if let Ok(wait) = u64::try_from(resend_at - now_ms()) {
@@ -675,44 +729,14 @@ fn invitation_actions(row: &TeamRow, resend_at: i64, ctx: TeamCtx) -> (AnyView, 
             std::time::Duration::from_millis(wait),
         );
     }
-    let resend = view! {
+    view! {
         <button type="button" class="btn btn-small btn-secondary" disabled=move || busy() || cooling.get()
             title=move || cooling.get().then_some("Sent moments ago: it can be sent again in a minute.")
-            on:click=move |_| ctx.run(resend_invitation(id), format!("Invitation sent again to {resend_email}."))>
+            on:click=move |_| ctx.run(resend_invitation(id), format!("Invitation sent again to {email}."))>
             {move || if cooling.get() { "Resend Invitation (sent just now)" } else { "Resend Invitation" }}
         </button>
     }
-    .into_any();
-    let mut buttons = Vec::new();
-    if row.status == Status::Pending {
-        let copy = move |_| {
-            let toasts = toaster();
-            leptos::task::spawn_local(async move {
-                match invite_link(id).await {
-                    Ok(link) => {
-                        ctx.link.set(Some(link));
-                        ctx.link_open.set(true);
-                    }
-                    Err(e) => toasts.show(e.to_string()),
-                }
-            });
-        };
-        buttons.push(
-            view! {
-                <button type="button" role="menuitem" tabindex="-1" class="menu-item" disabled=busy
-                    on:click=copy>"Copy invite link"</button>
-            }
-            .into_any(),
-        );
-    }
-    buttons.push(
-        view! {
-            <button type="button" role="menuitem" tabindex="-1" class="menu-item danger" disabled=busy
-                on:click=move |_| ctx.confirm(Pending::Cancel { id, email: email.clone() })>"Cancel"</button>
-        }
-        .into_any()
-    );
-    (resend, buttons)
+    .into_any()
 }
 
 /// Does what a confirmed `Pending` change asks for.
