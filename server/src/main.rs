@@ -5,13 +5,6 @@ use server::config::Config;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-/// mimalloc instead of the system allocator: a page render makes thousands of small
-/// allocations, which glibc's malloc served at a third of the CPU time, and glibc kept freed
-/// memory in one arena per thread, so the process grew under load and never shrank; mimalloc
-/// returns freed pages to the system within milliseconds (argon2's 19 MiB blocks included).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Roster: the team and members portal for API products.
 #[derive(Parser)]
 #[command(version, about)]

@@ -65,7 +65,6 @@ impl Hasher {
     /// Starts `workers` hashing threads; at most `queue` jobs wait for them, and more are
     /// refused with `HashError::Busy`.
     pub fn with_queue(workers: usize, queue: usize) -> Self {
-        map_large_blocks();
         // Every thread takes jobs from one queue, without a lock, so each can see when it is
         // empty.
         let (tx, rx) = crossbeam_channel::bounded::<Job>(queue.max(1));
@@ -152,20 +151,6 @@ fn worker(rx: Receiver<Job>, computations: Arc<AtomicU64>) {
 /// One hash's memory (19 MiB).
 fn blocks() -> Vec<Block> {
     vec![Block::default(); params().block_count()]
-}
-
-/// Blocks of a megabyte or more are mapped from the system and unmapped when freed. (glibc
-/// would otherwise raise its threshold after the first such free and keep later blocks in
-/// the heap, where freeing them does not give the memory back.)
-fn map_large_blocks() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        // SAFETY: mallopt only changes allocator settings; called once, before the blocks.
-        ONCE.call_once(|| unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-        });
-    }
 }
 
 /// Hashing threads yield the CPU to request handling: a storm of sign-ins then slows only the

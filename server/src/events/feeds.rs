@@ -21,11 +21,15 @@ pub const FEED_INTERVAL: Duration = Duration::from_millis(250);
 /// 2-core server.
 pub const RELOADS_PER_SECOND: u64 = 50;
 
+/// The longest time between two updates: past this many open pages (750) they reload faster
+/// than `RELOADS_PER_SECOND`, rather than show a change later.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(15);
+
 /// The time between two updates, and over which the pages spread their refetches, when
 /// `pages` pages watch the organization on this instance.
 pub fn interval(pages: usize) -> Duration {
     let spread = Duration::from_millis(pages as u64 * 1000 / RELOADS_PER_SECOND);
-    spread.max(FEED_INTERVAL)
+    spread.clamp(FEED_INTERVAL, MAX_INTERVAL)
 }
 
 /// What an open page is told: the newest announced version of its team, how many times
@@ -61,8 +65,10 @@ impl Feeds {
             interval: FEED_INTERVAL,
             waiting: None,
         });
-        raise(feed, stored);
+        // Counted first, so the spread its first update names includes this page (pages
+        // reconnecting after a restart then spread their catch-up reloads too).
         let mut rx = feed.tx.subscribe();
+        raise(feed, stored);
         rx.mark_changed();
         rx
     }
@@ -89,7 +95,9 @@ impl Feeds {
             return;
         }
         let now = Instant::now();
-        let due = feed.sent_at.map(|t| t + feed.interval);
+        // The interval set at the last update, or a shorter one if pages closed since.
+        let every = feed.interval.min(interval(feed.tx.receiver_count()));
+        let due = feed.sent_at.map(|t| t + every);
         match (due, feed.waiting) {
             // A flush is already on its way: it sends the newest version.
             (_, Some(v)) => feed.waiting = Some(v.max(c.version)),
@@ -129,6 +137,8 @@ impl Feeds {
                 u.resyncs += 1;
                 u.spread = spread;
             });
+            // It counts as an update: the next change waits its interval.
+            feed.sent_at = Some(Instant::now());
         }
     }
 }
@@ -137,11 +147,12 @@ impl Feeds {
 /// from several instances), with the interval that the number of open pages sets from now on.
 fn raise(feed: &mut Feed, version: i64) {
     let spread = interval(feed.tx.receiver_count());
+    // The spread is kept even when nothing is sent: a page that connects reads it.
     let sent = feed.tx.send_if_modified(|u| {
+        u.spread = spread;
         let newer = version > u.version;
         if newer {
             u.version = version;
-            u.spread = spread;
         }
         newer
     });
@@ -168,5 +179,16 @@ mod tests {
             per_second <= RELOADS_PER_SECOND as f64 + 0.5,
             "{per_second}"
         );
+        // However many pages are open, a change is shown within two long intervals.
+        assert_eq!(interval(1_000_000), MAX_INTERVAL);
+    }
+
+    #[tokio::test]
+    async fn a_page_that_connects_is_told_the_spread_of_all_open_pages() {
+        let feeds = Feeds::default();
+        let open: Vec<_> = (0..300).map(|_| feeds.subscribe(7, 1)).collect();
+        let last = open.last().unwrap();
+        assert_eq!(last.borrow().spread, interval(300));
+        assert!(last.borrow().spread > FEED_INTERVAL);
     }
 }

@@ -2,9 +2,9 @@
 //! whenever the team of the signed-in user's organization changes, at most one every
 //! `FEED_INTERVAL` or longer (`crate::events::feeds`), and the time in milliseconds over which
 //! pages should spread their refetches ("team" / "42 250"). Pages refetch what they show when
-//! it is newer than theirs, after a random part of that time; the stream carries nothing else, but it is for those who may see the team
-//! (`REQUIREMENT`), and it ends once the session no longer may (signed out, disabled,
-//! removed, or a role without Team access).
+//! it is newer than theirs, after a random part of that time; the stream carries nothing else,
+//! but it is for those who may see the team (`REQUIREMENT`), and it ends once the session no
+//! longer may (signed out, disabled, removed, or a role without Team access).
 
 use super::AppState;
 use app::authz::{Feature, Level, Requirement};

@@ -102,6 +102,10 @@ impl TeamCtx {
 #[cfg(feature = "hydrate")]
 const LIVE_JITTER_MS: f64 = 400.0;
 
+/// The longest spread a page takes from an update (the server's longest interval).
+#[cfg(feature = "hydrate")]
+const LIVE_SPREAD_MAX_MS: f64 = 15_000.0;
+
 /// Reloads the list when the server says this organization's team is at a newer version than
 /// the one the page shows (or that changes may have been missed: "resync").
 fn live_updates(ctx: TeamCtx, shown: impl Fn() -> Option<i64> + 'static) {
@@ -131,7 +135,9 @@ fn live_updates(ctx: TeamCtx, shown: impl Fn() -> Option<i64> + 'static) {
                 let spread = parts
                     .next()
                     .and_then(|s| s.parse::<u32>().ok())
-                    .map_or(LIVE_JITTER_MS, |s| f64::from(s).max(LIVE_JITTER_MS));
+                    .map_or(LIVE_JITTER_MS, |s| {
+                        f64::from(s).clamp(LIVE_JITTER_MS, LIVE_SPREAD_MAX_MS)
+                    });
                 announced.set(announced.get().max(version));
                 // Nothing shown yet: the list is on its way anyway.
                 let behind = |shown: &dyn Fn() -> Option<i64>, announced: i64| {
