@@ -669,11 +669,13 @@ them to spread their reloads over that time, so they reload the list at about
 
 {weight_rows}
 
-Memory: the server uses mimalloc (`server/src/main.rs`). Under glibc's allocator the process
-grew by about 25 MiB every round of these benchmarks (144, 168, 195 MiB at the three rounds'
-peaks): glibc kept the memory freed after each burst of page renders in one arena per thread,
-and argon2's blocks landed between them. mimalloc gives freed pages back to the system within
-milliseconds, and served the Team page's allocations with less CPU.
+Memory: the server uses mimalloc (`server/src/lib.rs`), with its default options. It made
+every request cheaper (in the run before it, with glibc's allocator: `/healthz` 22,000/s,
+the gateway check 31,000/s, the Team page 290/s), but it holds more memory than glibc did:
+idle RSS 41 MiB and a highest 195 MiB under glibc, the figures above under mimalloc. A quick
+check on the Team page alone suggests its options fix that (no purge delay, arenas committed
+on demand and decommitted when purged: 47 MiB idle, against 64 MiB with the defaults); that is
+the next step, measured by this benchmark.
 
 Where the WASM's size goes (measured once on this build, from the function names in the
 `wasm-release` output before wasm-bindgen and wasm-opt, 2.76 MB of live code): the view and
