@@ -689,6 +689,7 @@ that needs little interactivity would have to be rendered as an island (Leptos `
 mode) to send less; cutting `hydrate_async` needs a change in Leptos itself; removing the
 `ActionForm`s (serde_qs, about 86 KB before optimisation) and decoding every answer with one
 JSON reader (about 50–78 KB) would save about 30 KB brotli together.
+
 {HISTORY}
 ## Bulk Invite of {BULK:,} addresses
 
