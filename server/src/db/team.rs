@@ -85,13 +85,42 @@ fn key_list(keys: &(String, Option<String>)) -> String {
     }
 }
 
-/// The search as a pattern for `search_filter`: on PostgreSQL `%text%` for LIKE over lower-cased
-/// text; on SQLite, whose `lower()` and LIKE fold ASCII only, a GLOB with each letter as a class
-/// of its cases (`[éÉ]`), so "é" finds "É" there too. Pattern characters are taken literally.
+/// How a search finds its rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Search {
+    None,
+    /// Each row's names and address are matched against the pattern.
+    Scan,
+    /// SQLite: the rows are looked up in the trigram tables (`member_search`,
+    /// `invitation_search`), which need three characters.
+    Indexed,
+}
+
+/// Searches of this many characters or more are looked up in an index: SQLite's trigram
+/// tables, PostgreSQL's pg_trgm indexes (which its planner picks by itself).
+const INDEXED_SEARCH: usize = 3;
+
+fn search_kind(backend: Backend, search: &str) -> Search {
+    let search = search.trim();
+    if search.is_empty() {
+        Search::None
+    } else if backend == Backend::Sqlite && search.chars().count() >= INDEXED_SEARCH {
+        Search::Indexed
+    } else {
+        Search::Scan
+    }
+}
+
+/// The search as `$pattern`: on PostgreSQL `%text%` for LIKE over lower-cased text; on SQLite
+/// a phrase for the trigram tables, or for a shorter search a GLOB with each letter as a class
+/// of its cases (`[éÉ]`), as SQLite's `lower()` and LIKE fold ASCII only. Both find "É" for
+/// "é". Pattern and query characters in the search are taken literally.
 fn search_pattern(backend: Backend, search: &str) -> String {
-    match backend {
-        Backend::Postgres => like_pattern(search),
-        Backend::Sqlite => glob_pattern(search),
+    match (backend, search_kind(backend, search)) {
+        (_, Search::None) => String::new(),
+        (Backend::Postgres, _) => like_pattern(search),
+        (Backend::Sqlite, Search::Indexed) => format!("\"{}\"", search.trim().replace('"', "\"\"")),
+        (Backend::Sqlite, Search::Scan) => glob_pattern(search),
     }
 }
 
@@ -136,46 +165,54 @@ fn like_pattern(search: &str) -> String {
     p
 }
 
-/// Whether a name (`first`, `last`) or `email` matches the search `$pattern`.
-fn search_filter(backend: Backend, first: &str, last: &str, email: &str) -> String {
-    match backend {
-        Backend::Postgres => format!(
-            "(lower({first} || ' ' || {last}) like $pattern escape '\\' or {email} like $pattern escape '\\')"
+/// Whether a row (alias `a`) matches the search `$pattern`. A member's names and address on
+/// PostgreSQL are its stored, lower-cased `search_name` and `sort_email` (indexed by pg_trgm);
+/// a scan on SQLite reads them from the member's user (`u`).
+fn search_filter(kind: RowKind, backend: Backend, search: Search) -> String {
+    let fields = match (kind, backend) {
+        (RowKind::Member, Backend::Postgres) => ("a.search_name", "a.sort_email"),
+        (RowKind::Member, Backend::Sqlite) => (
+            "(coalesce(a.first_name, u.first_name) || ' ' || coalesce(a.last_name, u.last_name))",
+            "u.email",
         ),
-        Backend::Sqlite => {
-            format!("(({first} || ' ' || {last}) glob $pattern or {email} glob $pattern)")
+        (RowKind::Invitation, Backend::Postgres) => {
+            ("lower(a.first_name || ' ' || a.last_name)", "a.email")
         }
+        (RowKind::Invitation, Backend::Sqlite) => {
+            ("(a.first_name || ' ' || a.last_name)", "a.email")
+        }
+    };
+    match (backend, search) {
+        (_, Search::None) => String::new(),
+        (Backend::Postgres, _) => format!(
+            " and ({} like $pattern escape '\\' or {} like $pattern escape '\\')",
+            fields.0, fields.1
+        ),
+        (Backend::Sqlite, Search::Scan) => {
+            format!(
+                " and ({} glob $pattern or {} glob $pattern)",
+                fields.0, fields.1
+            )
+        }
+        // The rows come from the trigram table (`rows_from`).
+        (Backend::Sqlite, Search::Indexed) => String::new(),
     }
 }
 
-/// The filters of one kind of row, over alias `a` (and `u`, the member's user, when searching).
+/// The filters of one kind of row, over alias `a` (and `u`, see `rows_from`).
 /// Parameters: $org, $now, $pattern (the search), $role, $status, $role_id (a custom role).
-fn filters(kind: RowKind, backend: Backend, searching: bool) -> String {
-    let (rows, status, search) = match kind {
-        RowKind::Member => (
-            "a.org_id = $org and a.status <> 'removed'",
-            "a.status",
-            search_filter(
-                backend,
-                "coalesce(a.first_name, u.first_name)",
-                "coalesce(a.last_name, u.last_name)",
-                "u.email",
-            ),
-        ),
+fn filters(kind: RowKind, backend: Backend, search: Search) -> String {
+    let (rows, status) = match kind {
+        RowKind::Member => ("a.org_id = $org and a.status <> 'removed'", "a.status"),
         RowKind::Invitation => (
             "a.org_id = $org and a.status = 'pending'",
             "(case when a.expires_at > $now then 'pending' else 'expired' end)",
-            search_filter(backend, "a.first_name", "a.last_name", "a.email"),
         ),
-    };
-    let search = if searching {
-        format!(" and {search}")
-    } else {
-        String::new()
     };
     format!(
         "{rows} and ($role = '' or a.role = $role) and ($role_id = 0 or a.role_id = $role_id) \
-         and ($status = '' or {status} = $status){search}"
+         and ($status = '' or {status} = $status){}",
+        search_filter(kind, backend, search)
     )
 }
 
@@ -189,12 +226,22 @@ fn source(kind: RowKind) -> (&'static str, &'static str, &'static str) {
 }
 
 /// The rows of one kind (alias `a`) for `filters`: members are joined to their user (`u`)
-/// only to search their names and address.
-fn rows_from(kind: RowKind, searching: bool) -> &'static str {
-    match kind {
-        RowKind::Member if searching => "memberships a join users u on u.id = a.user_id",
-        RowKind::Member => "memberships a",
-        RowKind::Invitation => "invitations a",
+/// only for a search that reads their names and address row by row. An indexed search on
+/// SQLite starts from the rows its trigram table finds (CROSS JOIN keeps that order: walking
+/// the organization's sort index instead would read every row when few match).
+fn rows_from(kind: RowKind, backend: Backend, search: Search) -> &'static str {
+    match (kind, backend, search) {
+        (RowKind::Member, Backend::Sqlite, Search::Indexed) => {
+            "member_search($pattern) f cross join memberships a on a.search_id = f.rowid"
+        }
+        (RowKind::Invitation, Backend::Sqlite, Search::Indexed) => {
+            "invitation_search($pattern) f cross join invitations a on a.id = f.rowid"
+        }
+        (RowKind::Member, Backend::Sqlite, Search::Scan) => {
+            "memberships a join users u on u.id = a.user_id"
+        }
+        (RowKind::Member, _, _) => "memberships a",
+        (RowKind::Invitation, _, _) => "invitations a",
     }
 }
 
@@ -209,9 +256,9 @@ fn rows_of(
 ) -> String {
     let keys = sort_keys(q.sort, kind, "a", backend);
     let (_, id, _) = source(kind);
-    let searching = !q.search.trim().is_empty();
-    let from = rows_from(kind, searching);
-    let mut filter = filters(kind, backend, searching);
+    let search = search_kind(backend, &q.search);
+    let from = rows_from(kind, backend, search);
+    let mut filter = filters(kind, backend, search);
     let (op, dir) = if forward { (">", "asc") } else { ("<", "desc") };
     if let Some(c) = cursor {
         // Rows past the cursor in the list's order (kind breaks ties, members first, then id).
@@ -274,8 +321,8 @@ fn kind_rank(kind: RowKind) -> i64 {
 /// Rows to count toward the total with a search or a filter; without, the total is the
 /// stored member count plus the pending invitations (counted from their index).
 fn total_expr(q: &TeamQuery, backend: Backend) -> String {
-    let searching = !q.search.trim().is_empty();
-    if !searching && q.role.is_none() && q.status.is_none() {
+    let search = search_kind(backend, &q.search);
+    if search == Search::None && q.role.is_none() && q.status.is_none() {
         return "o.members_count + (select count(*) from invitations i where i.org_id = $org \
                 and i.status = 'pending')"
             .to_owned();
@@ -283,8 +330,8 @@ fn total_expr(q: &TeamQuery, backend: Backend) -> String {
     let count = |kind| {
         format!(
             "(select count(*) from {} where {})",
-            rows_from(kind, searching),
-            filters(kind, backend, searching)
+            rows_from(kind, backend, search),
+            filters(kind, backend, search)
         )
     };
     format!(
@@ -864,7 +911,7 @@ pub async fn accept(conn: &mut Conn, id: i64, user_id: i64, now: Millis) -> sqlx
 
 #[cfg(test)]
 mod tests {
-    use super::glob_pattern;
+    use super::{Backend, glob_pattern, search_pattern};
 
     #[test]
     fn glob_patterns_match_every_case_and_take_pattern_characters_literally() {
@@ -873,5 +920,15 @@ mod tests {
         assert_eq!(glob_pattern("Ab1"), "*[Aa][bB]1*");
         assert_eq!(glob_pattern("a*?[]"), "*[aA][*][?][[][]]*");
         assert_eq!(glob_pattern("ß"), "*ß*");
+    }
+
+    #[test]
+    fn a_search_of_three_characters_is_one_phrase_on_sqlite_and_shorter_ones_a_glob() {
+        let sqlite = |s| search_pattern(Backend::Sqlite, s);
+        assert_eq!(sqlite("  "), "");
+        assert_eq!(sqlite(" ab "), "*[aA][bB]*");
+        // Query syntax is text: one quoted phrase, its quotes doubled.
+        assert_eq!(sqlite(" a\"b OR c* "), "\"a\"\"b OR c*\"");
+        assert_eq!(search_pattern(Backend::Postgres, " A_b "), "%a\\_b%");
     }
 }

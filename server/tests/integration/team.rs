@@ -741,6 +741,111 @@ on_both!(
     }
 );
 
+on_both!(
+    the_search_follows_every_change_and_stays_in_its_organization,
+    |db| {
+        let app = TestApp::new(db).await;
+        let owner = app.member(OWNER).await;
+        // Another organization whose Owner has the same name.
+        let rival = app.member("rival@example.com").await;
+        let grace = app.joined(&owner, "grace@example.com", "member").await;
+        for (who, text, want) in [
+            (&owner, "lovelace", vec![OWNER]),
+            (&rival, "lovelace", vec!["rival@example.com"]),
+            (&owner, "HOPPER", vec!["grace@example.com"]),
+            (&owner, "ce@exa", vec!["grace@example.com"]),
+            (&owner, "ace hop", vec!["grace@example.com"]),
+            // Two characters are matched row by row; the rows are the same.
+            (&owner, "pp", vec!["grace@example.com"]),
+            (&rival, "pp", vec![]),
+            // Query syntax in the search is text.
+            (&owner, "\"hop", vec![]),
+            (&owner, "hop*", vec![]),
+            (&owner, "a OR b", vec![]),
+        ] {
+            assert_eq!(
+                app.team_emails(who, &[("search", text)]).await,
+                want,
+                "{text}"
+            );
+        }
+        // Grace renames herself on her Profile: the old name is no longer found.
+        let r = app
+            .post(
+                "update_profile",
+                &[
+                    ("first_name", "Éva"),
+                    ("last_name", "Quinn"),
+                    ("mobile", ""),
+                ],
+            )
+            .session(&grace)
+            .send()
+            .await;
+        assert_eq!(r.error(), None);
+        assert!(
+            app.team_emails(&owner, &[("search", "hopper")])
+                .await
+                .is_empty()
+        );
+        // Case folds beyond ASCII, on both databases.
+        assert_eq!(
+            app.team_emails(&owner, &[("search", "éVA qu")]).await,
+            ["grace@example.com"]
+        );
+        // The Owner gives her an organization-local name.
+        let id = app.user_id("grace@example.com").await.to_string();
+        let r = app
+            .post(
+                "edit_member",
+                &[
+                    ("user_id", &id),
+                    ("first_name", "Amazing"),
+                    ("last_name", "Grace"),
+                    ("mobile", ""),
+                    ("role", "member"),
+                ],
+            )
+            .session(&owner)
+            .send()
+            .await;
+        assert_eq!(r.error(), None);
+        assert_eq!(
+            app.team_emails(&owner, &[("search", "amazing")]).await,
+            ["grace@example.com"]
+        );
+        assert!(
+            app.team_emails(&owner, &[("search", "quinn")])
+                .await
+                .is_empty()
+        );
+        // Removed members and cancelled invitations are not found.
+        assert_eq!(
+            app.act(&owner, "grace@example.com", "remove").await.error(),
+            None
+        );
+        assert!(
+            app.team_emails(&owner, &[("search", "amazing")])
+                .await
+                .is_empty()
+        );
+        app.invite(&owner, "pending@example.com", "member").await;
+        assert_eq!(
+            app.team_emails(&owner, &[("search", "pending@")]).await,
+            ["pending@example.com"]
+        );
+        let invitation = app.invitation_id("pending@example.com").await.to_string();
+        let r = app
+            .post("cancel_invitation", &[("id", &invitation)])
+            .session(&owner)
+            .send()
+            .await;
+        assert_eq!(r.error(), None);
+        let found = app.team(&owner, &[("search", "pending@")]).await.json();
+        assert_eq!(found["total"], 0);
+    }
+);
+
 on_both!(bulk_invite_reports_every_line, |db| {
     let app = TestApp::new(db).await;
     let owner = app.member(OWNER).await;
@@ -1205,4 +1310,22 @@ on_both!(the_order_follows_profiles_edits_and_role_names, |db| {
     assert_eq!(r.error(), None);
     let listed = app.team(&owner, &[]).await.json();
     assert_eq!((total(&listed), seats(&listed)), (2, (2, 50)));
+});
+
+on_both!(the_team_page_is_rendered_without_its_closed_menus, |db| {
+    let app = TestApp::new(db).await;
+    let owner = app.member(OWNER).await;
+    app.joined(&owner, "grace@example.com", "member").await;
+    app.invite(&owner, "pending@example.com", "member").await;
+    let page = app.get("/team").session(&owner).send().await;
+    assert!(page.status.is_success(), "{}", page.status);
+    for shown in [
+        "grace@example.com",
+        "pending@example.com",
+        "aria-haspopup=\"menu\"",
+    ] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
+    // A menu's items are made when it opens: none travel with the page.
+    assert!(!page.body.contains("menuitem"), "{}", page.body);
 });
