@@ -69,6 +69,8 @@ test("an invitee registers through the emailed link and turns Active on the admi
   // The Owner manages the new member; the member's open page follows along.
   await (await rowAction(page, grace, "Promote")).click();
   await expect(row(page, grace).getByRole("cell", { name: "Admin", exact: true })).toBeVisible();
+  // The chosen item is gone with its menu: focus is back on the menu's button, not lost.
+  await expect(row(page, grace).getByRole("button", { name: /^Actions for / })).toBeFocused();
   await expect(row(invitee, grace).getByRole("cell", { name: "Admin", exact: true })).toBeVisible({ timeout: 3_000 });
   await (await rowAction(page, grace, "Demote")).click();
   await expect(row(page, grace).getByRole("cell", { name: "Member", exact: true })).toBeVisible();

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 /// A menu button (the WAI-ARIA menu button pattern): the button opens a list of actions.
 /// Enter, Space or Down opens it on the first action and Up on the last; Up, Down, Home and
-/// End move between actions; Esc closes it and gives focus back to the button; Tab, a choice
+/// End move between actions; Esc or a choice closes it and gives focus back to the button; Tab
 /// or a click elsewhere closes it. Each child is a `<button role="menuitem" tabindex="-1">`.
 #[component]
 pub fn ActionMenu(
@@ -78,6 +78,14 @@ pub fn ActionMenu(
         #[cfg(not(feature = "hydrate"))]
         let _ = ev;
     };
+    // A choice closes the menu and gives focus back to the button (the chosen item is gone
+    // with the list); a dialog the choice opens takes it from there and returns it on close.
+    let on_choice = move |_| {
+        #[cfg(feature = "hydrate")]
+        hide(true);
+        #[cfg(not(feature = "hydrate"))]
+        open.set(false);
+    };
     // Focus leaving the button and the list (a click elsewhere, or Tab) closes the menu.
     let on_focus_out = move |ev: leptos::ev::FocusEvent| {
         #[cfg(feature = "hydrate")]
@@ -108,7 +116,7 @@ pub fn ActionMenu(
             </button>
             <div role="menu" id=menu_id aria-labelledby=button_id class="menu-list" node_ref=list
                 hidden=move || !open.get() on:keydown=on_list_key
-                on:click=move |_| open.set(false)>
+                on:click=on_choice>
                 {move || open.get().then(|| children())}
             </div>
         </div>
