@@ -51,6 +51,13 @@ struct Feed {
     waiting: Option<i64>,
 }
 
+impl Feed {
+    /// The interval (and spread) that the pages open now set.
+    fn pages_interval(&self) -> Duration {
+        interval(self.tx.receiver_count())
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct Feeds(Arc<Mutex<HashMap<i64, Feed>>>);
 
@@ -96,7 +103,7 @@ impl Feeds {
         }
         let now = Instant::now();
         // The interval set at the last update, or a shorter one if pages closed since.
-        let every = feed.interval.min(interval(feed.tx.receiver_count()));
+        let every = feed.interval.min(feed.pages_interval());
         let due = feed.sent_at.map(|t| t + every);
         match (due, feed.waiting) {
             // A flush is already on its way: it sends the newest version.
@@ -131,8 +138,8 @@ impl Feeds {
     pub(super) fn all_changed(&self) {
         let mut feeds = self.0.lock().unwrap_or_else(|e| e.into_inner());
         for feed in feeds.values_mut() {
-            feed.interval = interval(feed.tx.receiver_count());
-            let spread = feed.interval;
+            let spread = feed.pages_interval();
+            feed.interval = spread;
             feed.tx.send_modify(|u| {
                 u.resyncs += 1;
                 u.spread = spread;
@@ -146,7 +153,7 @@ impl Feeds {
 /// Sends `version` unless a newer one was sent already (announcements can arrive out of order
 /// from several instances), with the interval that the number of open pages sets from now on.
 fn raise(feed: &mut Feed, version: i64) {
-    let spread = interval(feed.tx.receiver_count());
+    let spread = feed.pages_interval();
     // The spread is kept even when nothing is sent: a page that connects reads it.
     let sent = feed.tx.send_if_modified(|u| {
         u.spread = spread;
