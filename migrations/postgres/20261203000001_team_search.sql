@@ -5,8 +5,10 @@
 -- triggers as the sort keys; its address is `sort_email`.
 --
 -- pg_trgm ships with PostgreSQL and is a trusted extension (13+): a database owner may create
--- it. Where it cannot be created the indexes are left out and the search reads every row, as
--- before; nothing else depends on it.
+-- it. Where it cannot be created (or its operator class is not on the search path) the
+-- indexes are left out and the search reads every row, as before; nothing else depends on
+-- them. They are made by this migration only: an operator who adds pg_trgm later creates them
+-- with the statements below.
 
 alter table memberships add column search_name text not null default '';
 
@@ -62,4 +64,7 @@ begin
         create index invitations_search_email on invitations using gin (email gin_trgm_ops)
             where status = 'pending';
     end if;
+exception when others then
+    -- For example pg_trgm installed in a schema that is not on the search path.
+    raise notice 'the Team search indexes were not made (%): the search reads every row', sqlerrm;
 end $$;

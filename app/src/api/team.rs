@@ -28,7 +28,12 @@ pub async fn team_members(
 ) -> Result<TeamPage, AppError> {
     let (services, actor) = super::ctx::allowed::<TeamMembers>()?;
     let query = TeamQuery {
-        search: search.chars().take(200).collect(),
+        // Control characters are never part of a name or an address.
+        search: search
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect(),
         role: Role::parse(&role),
         status: Status::parse(&status),
         sort: SortKey::parse(&sort).unwrap_or_default(),

@@ -119,7 +119,11 @@ fn search_pattern(backend: Backend, search: &str) -> String {
     match (backend, search_kind(backend, search)) {
         (_, Search::None) => String::new(),
         (Backend::Postgres, _) => like_pattern(search),
-        (Backend::Sqlite, Search::Indexed) => format!("\"{}\"", search.trim().replace('"', "\"\"")),
+        // FTS5 reads a NUL as the end of the query: it is left out.
+        (Backend::Sqlite, Search::Indexed) => format!(
+            "\"{}\"",
+            search.trim().replace('"', "\"\"").replace('\0', "")
+        ),
         (Backend::Sqlite, Search::Scan) => glob_pattern(search),
     }
 }
@@ -227,15 +231,20 @@ fn source(kind: RowKind) -> (&'static str, &'static str, &'static str) {
 
 /// The rows of one kind (alias `a`) for `filters`: members are joined to their user (`u`)
 /// only for a search that reads their names and address row by row. An indexed search on
-/// SQLite starts from the rows its trigram table finds (CROSS JOIN keeps that order: walking
-/// the organization's sort index instead would read every row when few match).
+/// SQLite starts from the rows its trigram table finds in the organization's rowid range
+/// (`$org_base`, see the migration); CROSS JOIN keeps that order: walking the organization's
+/// sort index instead would read every row when few match.
 fn rows_from(kind: RowKind, backend: Backend, search: Search) -> &'static str {
     match (kind, backend, search) {
         (RowKind::Member, Backend::Sqlite, Search::Indexed) => {
-            "member_search($pattern) f cross join memberships a on a.search_id = f.rowid"
+            "member_search($pattern) f cross join memberships a \
+             on f.rowid between $org_base and $org_base + 4294967295 \
+             and a.search_id = f.rowid - $org_base"
         }
         (RowKind::Invitation, Backend::Sqlite, Search::Indexed) => {
-            "invitation_search($pattern) f cross join invitations a on a.id = f.rowid"
+            "invitation_search($pattern) f cross join invitations a \
+             on f.rowid between $org_base and $org_base + 4294967295 \
+             and a.id = f.rowid - $org_base"
         }
         (RowKind::Member, Backend::Sqlite, Search::Scan) => {
             "memberships a join users u on u.id = a.user_id"
@@ -452,6 +461,7 @@ async fn page(
     let (role, role_id) = q.role.map(Role::stored).unwrap_or(("", None));
     let args = [
         ("org", Arg::Int(org_id)),
+        ("org_base", Arg::Int(org_id << 32)),
         ("now", Arg::Int(now)),
         ("pattern", Arg::Text(search_pattern(backend, &q.search))),
         ("role", Arg::Text(role.to_owned())),
@@ -929,6 +939,7 @@ mod tests {
         assert_eq!(sqlite(" ab "), "*[aA][bB]*");
         // Query syntax is text: one quoted phrase, its quotes doubled.
         assert_eq!(sqlite(" a\"b OR c* "), "\"a\"\"b OR c*\"");
+        assert_eq!(sqlite("ab\0cd"), "\"abcd\"");
         assert_eq!(search_pattern(Backend::Postgres, " A_b "), "%a\\_b%");
     }
 }

@@ -762,6 +762,8 @@ on_both!(
             (&owner, "\"hop", vec![]),
             (&owner, "hop*", vec![]),
             (&owner, "a OR b", vec![]),
+            // Control characters are dropped (FTS5 would end the query at a NUL).
+            (&owner, "hop\u{0}per", vec!["grace@example.com"]),
         ] {
             assert_eq!(
                 app.team_emails(who, &[("search", text)]).await,
@@ -788,6 +790,7 @@ on_both!(
                 .await
                 .is_empty()
         );
+        search_index_matches_the_tables(&app, db).await;
         // Case folds beyond ASCII, on both databases.
         assert_eq!(
             app.team_emails(&owner, &[("search", "éVA qu")]).await,
@@ -819,6 +822,7 @@ on_both!(
                 .await
                 .is_empty()
         );
+        search_index_matches_the_tables(&app, db).await;
         // Removed members and cancelled invitations are not found.
         assert_eq!(
             app.act(&owner, "grace@example.com", "remove").await.error(),
@@ -843,8 +847,47 @@ on_both!(
         assert_eq!(r.error(), None);
         let found = app.team(&owner, &[("search", "pending@")]).await.json();
         assert_eq!(found["total"], 0);
+        search_index_matches_the_tables(&app, db).await;
     }
 );
+
+/// On SQLite, the trigram tables hold exactly the listed rows, each under its organization's
+/// rowid range and with the text it is listed under (PostgreSQL indexes the tables themselves).
+async fn search_index_matches_the_tables(app: &TestApp, db: Db) {
+    if !matches!(db, Db::Sqlite) {
+        return;
+    }
+    let pool = &app.roster.store.pool;
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    let listed = count("select count(*) from memberships where status <> 'removed'").await;
+    assert_eq!(count("select count(*) from member_search").await, listed);
+    let same = count(
+        "select count(*) from memberships m join users u on u.id = m.user_id \
+         join member_search f on f.rowid = m.org_id * 4294967296 + m.search_id \
+         where m.status <> 'removed' and f.email = u.email \
+         and f.name = coalesce(m.first_name, u.first_name) || ' ' || coalesce(m.last_name, u.last_name)",
+    )
+    .await;
+    assert_eq!(same, listed);
+    let pending = count("select count(*) from invitations where status = 'pending'").await;
+    assert_eq!(
+        count("select count(*) from invitation_search").await,
+        pending
+    );
+    let same = count(
+        "select count(*) from invitations i \
+         join invitation_search f on f.rowid = i.org_id * 4294967296 + i.id \
+         where i.status = 'pending' and f.email = i.email \
+         and f.name = i.first_name || ' ' || i.last_name",
+    )
+    .await;
+    assert_eq!(same, pending);
+}
 
 on_both!(bulk_invite_reports_every_line, |db| {
     let app = TestApp::new(db).await;
