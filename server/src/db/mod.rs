@@ -33,6 +33,14 @@ pub struct Store {
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// SQLite connections in the pool: two per core, 4 to 8. Each holds its own page cache,
+/// schema and prepared statements (several MiB once the Team page's variants are prepared),
+/// and reads beyond the cores only wait for them; SQLite writes one at a time anyway.
+fn sqlite_connections() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * 2).clamp(4, 8) as u32
+}
+
 impl Store {
     /// Opens the database (creating a SQLite file and its folder when missing).
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
@@ -54,7 +62,7 @@ impl Store {
         let pool = match backend {
             Backend::Sqlite => {
                 AnyPoolOptions::new()
-                    .max_connections(8)
+                    .max_connections(sqlite_connections())
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute(
