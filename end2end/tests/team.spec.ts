@@ -69,7 +69,7 @@ test("an invitee registers through the emailed link and turns Active on the admi
   // The Owner manages the new member; the member's open page follows along.
   await (await rowAction(page, grace, "Promote")).click();
   await expect(row(page, grace).getByRole("cell", { name: "Admin", exact: true })).toBeVisible();
-  // The chosen item is gone with its menu: focus is back on the menu's button, not lost.
+  // The list is drawn anew after a change: focus comes back to the row's menu button.
   await expect(row(page, grace).getByRole("button", { name: /^Actions for / })).toBeFocused();
   await expect(row(invitee, grace).getByRole("cell", { name: "Admin", exact: true })).toBeVisible({ timeout: 3_000 });
   await (await rowAction(page, grace, "Demote")).click();
@@ -96,6 +96,7 @@ test("an invitee registers through the emailed link and turns Active on the admi
   await edit.getByRole("button", { name: "Save Changes" }).click();
   await expect(edit).toBeHidden();
   await expect(row(page, grace).getByText("Amazing Grace Hopper")).toBeVisible();
+  await expect(row(page, grace).getByRole("button", { name: /^Actions for / })).toBeFocused();
   await (await rowAction(page, grace, "Remove")).click();
   await page.getByRole("dialog", { name: /^Remove/ }).getByRole("button", { name: "Remove" }).click();
   await expect(row(page, grace)).toHaveCount(0);

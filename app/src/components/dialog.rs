@@ -17,6 +17,7 @@ pub fn Dialog(
         #[cfg(feature = "hydrate")]
         if let Some(d) = node.get() {
             if want && !d.open() {
+                focus_menu_button();
                 let _ = d.show_modal();
             } else if !want && d.open() {
                 d.close();
@@ -36,5 +37,21 @@ pub fn Dialog(
             </div>
             <Show when=move || open.get()>{children.read_value()()}</Show>
         </dialog>
+    }
+}
+
+/// A dialog opened from an actions menu would give focus back to the chosen item, which is
+/// gone with the menu: focus moves to the menu's button first, so the dialog returns it there.
+#[cfg(feature = "hydrate")]
+fn focus_menu_button() {
+    use leptos::wasm_bindgen::JsCast;
+    let button = document()
+        .active_element()
+        .and_then(|item| item.closest("[role=menu]").ok().flatten())
+        .and_then(|menu| menu.get_attribute("aria-labelledby"))
+        .and_then(|id| document().get_element_by_id(&id))
+        .and_then(|b| b.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+    if let Some(b) = button {
+        let _ = b.focus();
     }
 }

@@ -108,6 +108,56 @@ const LIVE_SPREAD_MAX_MS: f64 = 15_000.0;
 
 /// Reloads the list when the server says this organization's team is at a newer version than
 /// the one the page shows (or that changes may have been missed: "resync").
+/// The list is drawn anew when it is read again (after an action, a live update, paging), and
+/// the element that had focus in it goes with it. This remembers the last focused element of
+/// the list (a row's menu button, a sort button and the pager's have ids) and, when a new list
+/// lost the focus to the page, gives it to that element's successor. Returns the `focusin`
+/// handler.
+fn keep_focus_across_reloads(
+    data: Resource<Result<TeamPage, AppError>>,
+) -> impl Fn(leptos::ev::FocusEvent) + Copy + 'static {
+    let last = StoredValue::new(None::<String>);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move || {
+        data.track();
+        request_animation_frame(move || {
+            let lost = document()
+                .active_element()
+                .is_none_or(|a| a.tag_name().eq_ignore_ascii_case("body"));
+            if !lost {
+                return;
+            }
+            let again = last
+                .get_value()
+                .and_then(|id| document().get_element_by_id(&id))
+                .and_then(|e| {
+                    leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(e).ok()
+                });
+            if let Some(e) = again {
+                let _ = e.focus();
+            }
+        });
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = data;
+    move |ev: leptos::ev::FocusEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            // An element without an id has no successor to find: nothing is restored then.
+            let id = ev
+                .target()
+                .and_then(|t| {
+                    leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::Element>(t).ok()
+                })
+                .map(|e| e.id())
+                .filter(|id| !id.is_empty());
+            last.set_value(id);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, last);
+    }
+}
+
 fn live_updates(ctx: TeamCtx, shown: impl Fn() -> Option<i64> + 'static) {
     #[cfg(feature = "hydrate")]
     {
@@ -330,6 +380,7 @@ fn Team() -> impl IntoView {
         let at = from.map(Cursor::as_param).unwrap_or_default();
         set_view(&[("page", p.to_string()), ("at", at)], false)
     };
+    let remember_focus = keep_focus_across_reloads(data);
     view! {
         <Transition fallback=|| view! { <header class="page-header"><h1>"Team"</h1></header> }>
             {move || Suspend::new(async move {
@@ -364,6 +415,7 @@ fn Team() -> impl IntoView {
                 <button type="button" class="btn btn-secondary" on:click=clear>"Clear filters"</button>
             </Show>
         </div>
+        <div class="team-list" on:focusin=remember_focus>
         <Transition fallback=|| view! { <p class="loading">"Loading the team…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -382,6 +434,7 @@ fn Team() -> impl IntoView {
                 }
             })}
         </Transition>
+        </div>
         <InviteDialog ctx/>
         <BulkInviteDialog ctx/>
         <EditDialog ctx/>
@@ -443,7 +496,7 @@ fn SortHeader(
     };
     view! {
         <th scope="col" aria-sort=state>
-            <button type="button" class="sort" on:click=move |_| sort_by(key)>
+            <button type="button" id=format!("sort-{}", key.as_str()) class="sort" on:click=move |_| sort_by(key)>
                 {label}
                 <span class="sort-mark" aria-hidden="true">{move || match state() {
                     "ascending" => "▲",
@@ -798,10 +851,10 @@ fn Pager(
     };
     view! {
         <nav class="pager" aria-label="Pages">
-            <button type="button" class="btn btn-secondary" disabled={ page <= 1 }
+            <button type="button" id="page-previous" class="btn btn-secondary" disabled={ page <= 1 }
                 on:click=move |_| go(page - 1, first.map(Cursor::Before))>"Previous"</button>
             <span>{range} " · Page " {page} " of " {pages}</span>
-            <button type="button" class="btn btn-secondary" disabled={ page >= pages }
+            <button type="button" id="page-next" class="btn btn-secondary" disabled={ page >= pages }
                 on:click=move |_| go(page + 1, last.map(Cursor::After))>"Next"</button>
         </nav>
     }
