@@ -34,7 +34,7 @@ TEAM_SECONDS = 3
 LIVE_PAGES = 200
 # The reload budget the server spreads open pages over, read from where it is set.
 RELOADS_PER_SECOND = int(re.search(r"RELOADS_PER_SECOND: u64 = (\d+);",
-                                   open("server/src/events/feeds.rs").read()).group(1))
+                                   (ROOT / "server/src/events/feeds.rs").read_text()).group(1))
 LIVE_CHANGES = 100
 BULK = 1_000
 MAILDEV = ROOT / "end2end/node_modules/.bin/maildev"
@@ -674,13 +674,16 @@ them to spread their reloads over that time, so they reload the list at about
 
 {weight_rows}
 
-Memory: the server uses mimalloc (`server/src/lib.rs`), with its default options. It made
-every request cheaper (in the run before it, with glibc's allocator: `/healthz` 22,000/s,
-the gateway check 31,000/s, the Team page 290/s), but it holds more memory than glibc did:
-idle RSS 41 MiB and a highest 195 MiB under glibc, the figures above under mimalloc. A quick
-check on the Team page alone suggests its options fix that (no purge delay, arenas committed
-on demand and decommitted when purged: 47 MiB idle, against 64 MiB with the defaults); that is
-the next step, measured by this benchmark.
+Memory: the server uses mimalloc (`server/src/lib.rs`), which made every request cheaper than
+glibc's allocator did (in the run before it: `/healthz` 22,000/s, the gateway check 31,000/s,
+the Team page 290/s; under glibc the highest RSS also grew by about 25 MiB a round). Two
+settings keep the memory down, each measured by this benchmark before and after: mimalloc
+commits its arenas as they are used (by default it commits a whole arena at once, which the
+kernel's transparent huge pages then fill 2 MiB at a time: idle 75.3 MiB and a highest 253 MiB
+before), and the SQLite pool holds two connections per core, 4 to 8 (each connection keeps
+its own page cache, schema and prepared statements, several MiB once the Team page's variants
+are prepared; with 8 connections on these 2 cores: idle 53.2 MiB, a highest 145.5 MiB).
+SQLite's own memory comes from glibc's malloc, not mimalloc.
 
 Where the WASM's size goes (measured once on this build, from the function names in the
 `wasm-release` output before wasm-bindgen and wasm-opt, 2.76 MB of live code): the view and
