@@ -42,6 +42,7 @@ pub fn Dialog(
 
 /// A dialog opened from an actions menu would give focus back to the chosen item, which is
 /// gone with the menu: focus moves to the menu's button first, so the dialog returns it there.
+/// (This effect can run between the item's click handler and the menu's, which does the same.)
 #[cfg(feature = "hydrate")]
 fn focus_menu_button() {
     use leptos::wasm_bindgen::JsCast;

@@ -106,16 +106,19 @@ const LIVE_JITTER_MS: f64 = 400.0;
 #[cfg(feature = "hydrate")]
 const LIVE_SPREAD_MAX_MS: f64 = 15_000.0;
 
-/// Reloads the list when the server says this organization's team is at a newer version than
-/// the one the page shows (or that changes may have been missed: "resync").
 /// The list is drawn anew when it is read again (after an action, a live update, paging), and
 /// the element that had focus in it goes with it. This remembers the last focused element of
 /// the list (a row's menu button, a sort button and the pager's have ids) and, when a new list
-/// lost the focus to the page, gives it to that element's successor. Returns the `focusin`
-/// handler.
+/// lost the focus to the page, gives it to that element's successor. Focus the person moves to
+/// something outside the list is theirs: it is forgotten then, unless it went to a dialog,
+/// which returns it. Returns
+/// the list's `focusin` and `focusout` handlers.
 fn keep_focus_across_reloads(
     data: Resource<Result<TeamPage, AppError>>,
-) -> impl Fn(leptos::ev::FocusEvent) + Copy + 'static {
+) -> (
+    impl Fn(leptos::ev::FocusEvent) + Copy + 'static,
+    impl Fn(leptos::ev::FocusEvent) + Copy + 'static,
+) {
     let last = StoredValue::new(None::<String>);
     #[cfg(feature = "hydrate")]
     Effect::new(move || {
@@ -127,8 +130,10 @@ fn keep_focus_across_reloads(
             if !lost {
                 return;
             }
+            // The page may have gone meanwhile.
             let again = last
-                .get_value()
+                .try_get_value()
+                .flatten()
                 .and_then(|id| document().get_element_by_id(&id))
                 .and_then(|e| {
                     leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(e).ok()
@@ -140,7 +145,7 @@ fn keep_focus_across_reloads(
     });
     #[cfg(not(feature = "hydrate"))]
     let _ = data;
-    move |ev: leptos::ev::FocusEvent| {
+    let focus_in = move |ev: leptos::ev::FocusEvent| {
         #[cfg(feature = "hydrate")]
         {
             // An element without an id has no successor to find: nothing is restored then.
@@ -155,9 +160,38 @@ fn keep_focus_across_reloads(
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = (ev, last);
-    }
+    };
+    let focus_out = move |ev: leptos::ev::FocusEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use leptos::wasm_bindgen::JsCast;
+            let node = |t: Option<leptos::web_sys::EventTarget>| {
+                t.and_then(|t| t.dyn_into::<leptos::web_sys::Node>().ok())
+            };
+            // A dialog a row's action opened gives focus back to the list when it closes.
+            let in_dialog = |to: &leptos::web_sys::Node| {
+                to.dyn_ref::<leptos::web_sys::Element>()
+                    .and_then(|e| e.closest("dialog").ok().flatten())
+                    .is_some()
+            };
+            // Focus moved to something outside the list. (Focus that goes to nothing stays
+            // remembered: the element was removed or disabled, as when the list is drawn
+            // anew or an action runs.)
+            if let (Some(to), Some(list)) = (node(ev.related_target()), node(ev.current_target()))
+                && !list.contains(Some(&to))
+                && !in_dialog(&to)
+            {
+                last.set_value(None);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, last);
+    };
+    (focus_in, focus_out)
 }
 
+/// Reloads the list when the server says this organization's team is at a newer version than
+/// the one the page shows (or that changes may have been missed: "resync").
 fn live_updates(ctx: TeamCtx, shown: impl Fn() -> Option<i64> + 'static) {
     #[cfg(feature = "hydrate")]
     {
@@ -380,7 +414,7 @@ fn Team() -> impl IntoView {
         let at = from.map(Cursor::as_param).unwrap_or_default();
         set_view(&[("page", p.to_string()), ("at", at)], false)
     };
-    let remember_focus = keep_focus_across_reloads(data);
+    let (focus_in, focus_out) = keep_focus_across_reloads(data);
     view! {
         <Transition fallback=|| view! { <header class="page-header"><h1>"Team"</h1></header> }>
             {move || Suspend::new(async move {
@@ -415,7 +449,7 @@ fn Team() -> impl IntoView {
                 <button type="button" class="btn btn-secondary" on:click=clear>"Clear filters"</button>
             </Show>
         </div>
-        <div class="team-list" on:focusin=remember_focus>
+        <div class="team-list" on:focusin=focus_in on:focusout=focus_out>
         <Transition fallback=|| view! { <p class="loading">"Loading the team…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
