@@ -634,10 +634,11 @@ target ≤ 1.5):
 Page 200 after "Next" costs {deep_ratio:.2f}× page 1 (target ≤ 1.5: {ok(deep_ratio <= 1.5)}). A typed page
 number without the row "Next" came from is found by offset and costs more the deeper it is.
 A search of three characters or more is looked up in a trigram index (SQLite FTS5 `trigram`;
-PostgreSQL `pg_trgm`): it costs what it matches, not the size of the organization. The index
-is shared by the organizations of the database, so a common word costs about the same in both
-here ("lovelace" finds about 13,750 rows, 1 in 8 of each organization, and the page counts and sorts
-its organization's); a search of one or two characters still reads every row.
+PostgreSQL `pg_trgm`): it costs what it matches, not the size of the organization ("lovelace"
+matches 1 in 8 members, so the page counts and sorts 1,250 or 12,500 of them; one member's
+address costs a page's worth). On SQLite each organization's rows sit in their own rowid
+range of the index, so what other organizations hold costs a search nothing. A search of one
+or two characters still reads every row.
 
 Where a page's time goes (perf, release build, 10,000 members): about a fifth in SQLite
 (the session, the organizations menu and the page's one statement, 0.5 ms of it in SQLite
