@@ -25,24 +25,6 @@ fn lead_grid() -> Grid {
     grid
 }
 
-/// "Edit" on a member: first name, last name, mobile and role.
-async fn edit_member(app: &TestApp, session: &str, user_id: &str, fields: [&str; 4]) -> Reply {
-    let [first, last, mobile, role] = fields;
-    app.post(
-        "edit_member",
-        &[
-            ("user_id", user_id),
-            ("first_name", first),
-            ("last_name", last),
-            ("mobile", mobile),
-            ("role", role),
-        ],
-    )
-    .session(session)
-    .send()
-    .await
-}
-
 async fn copy_link(app: &TestApp, session: &str, email: &str) -> Reply {
     let id = app.invitation_id(email).await.to_string();
     app.post("invite_link", &[("id", &id)])
@@ -355,7 +337,9 @@ on_both!(managers_act_only_on_members_they_outrank, |db| {
             );
         }
         let id = app.user_id("cfo@example.com").await.to_string();
-        let r = edit_member(&app, manager, &id, ["Chief", "Officer", "", "member"]).await;
+        let r = app
+            .edit_member(manager, &id, ["Chief", "Officer", "", "member"])
+            .await;
         assert!(denied(&r));
     }
     // Nor does the Team page offer them any button on that row.
@@ -467,13 +451,13 @@ on_both!(
             .await;
         assert_eq!(r.error(), None);
         let id = app.user_id("grace@example.com").await.to_string();
-        let r = edit_member(
-            &app,
-            &owner,
-            &id,
-            ["Mallory", "Impostor", "+44 20 7946 0958", "member"],
-        )
-        .await;
+        let r = app
+            .edit_member(
+                &owner,
+                &id,
+                ["Mallory", "Impostor", "+44 20 7946 0958", "member"],
+            )
+            .await;
         assert_eq!(r.error(), None);
         let name_in = |team: serde_json::Value| {
             let row = team["rows"]
@@ -716,7 +700,9 @@ on_both!(search_folds_unicode_case, |db| {
     let owner = app.member(OWNER).await;
     app.joined(&owner, "emile@example.com", "member").await;
     let id = app.user_id("emile@example.com").await.to_string();
-    let r = edit_member(&app, &owner, &id, ["Émile", "Ørsted", "", "member"]).await;
+    let r = app
+        .edit_member(&owner, &id, ["Émile", "Ørsted", "", "member"])
+        .await;
     assert_eq!(r.error(), None);
     for search in ["émile", "ÉMILE", "Émile", "ørsted", "ØRSTED", "e ø"] {
         let found = app.team_emails(&owner, &[("search", search)]).await;

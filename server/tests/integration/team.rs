@@ -799,18 +799,7 @@ on_both!(
         // The Owner gives her an organization-local name.
         let id = app.user_id("grace@example.com").await.to_string();
         let r = app
-            .post(
-                "edit_member",
-                &[
-                    ("user_id", &id),
-                    ("first_name", "Amazing"),
-                    ("last_name", "Grace"),
-                    ("mobile", ""),
-                    ("role", "member"),
-                ],
-            )
-            .session(&owner)
-            .send()
+            .edit_member(&owner, &id, ["Amazing", "Grace", "", "member"])
             .await;
         assert_eq!(r.error(), None);
         assert_eq!(

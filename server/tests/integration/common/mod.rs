@@ -513,6 +513,24 @@ impl TestApp {
             .collect()
     }
 
+    /// "Edit" on a member: first name, last name, mobile and role.
+    pub async fn edit_member(&self, session: &str, user_id: &str, fields: [&str; 4]) -> Reply {
+        let [first, last, mobile, role] = fields;
+        self.post(
+            "edit_member",
+            &[
+                ("user_id", user_id),
+                ("first_name", first),
+                ("last_name", last),
+                ("mobile", mobile),
+                ("role", role),
+            ],
+        )
+        .session(session)
+        .send()
+        .await
+    }
+
     pub async fn act(&self, session: &str, email: &str, action: &str) -> Reply {
         let id = self.user_id(email).await.to_string();
         self.post("change_member", &[("user_id", &id), ("action", action)])
