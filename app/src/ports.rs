@@ -6,6 +6,7 @@ use crate::model::roles::{BillingPage, RoleDraft, RolesPage};
 use crate::model::team::{
     BulkResult, InvitationView, KeyGrace, KeyView, MemberAction, Role, TeamPage, TeamQuery,
 };
+use crate::model::usage::{UsageQuery, UsageReport};
 use crate::model::{CurrentUser, EmailAddress, MobileNumber, OrgName, Password, PersonName, Terms};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -262,10 +263,18 @@ pub trait Organization: Send + Sync {
     async fn set_seat_limit(&self, actor: &Actor, limit: i64) -> Result<(), AppError>;
 }
 
+/// The gateway's counts as people read them.
+#[async_trait::async_trait]
+pub trait Usage: Send + Sync {
+    /// The Usage page's figures for `query`, in the regions the actor's role may see.
+    async fn report(&self, actor: &Actor, query: UsageQuery) -> Result<UsageReport, AppError>;
+}
+
 /// Everything the server provides to server functions, as one context value.
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn Accounts>,
     pub team: Arc<dyn Team>,
     pub org: Arc<dyn Organization>,
+    pub usage: Arc<dyn Usage>,
 }

@@ -37,6 +37,9 @@ pub struct Config {
     /// Gateway checks one API key may pass per minute (`GATEWAY_CALLS_PER_KEY_PER_MINUTE`;
     /// unset: no limit). Checks past it are refused as `rate_limited`.
     pub gateway_calls_per_key_per_minute: Option<u32>,
+    /// How long usage counts are kept per minute, hour and day (`USAGE_MINUTES_KEEP_HOURS`,
+    /// default 48; `USAGE_HOURLY_KEEP_DAYS`, 90; `USAGE_DAILY_KEEP_DAYS`, 730).
+    pub usage_retention: crate::db::usage::Retention,
     /// The server secret that API keys are hashed and sealed with: `SECRET_KEY` (64
     /// hexadecimal characters), or else `secret.key` beside the SQLite database (`data/`
     /// for PostgreSQL), created on first run.
@@ -181,6 +184,29 @@ impl Config {
             None => None,
             Some(_) => Some(whole("GATEWAY_CALLS_PER_KEY_PER_MINUTE", 1, 100_000_000)? as u32),
         };
+        let usage_retention = {
+            use crate::clock::{DAY, HOUR};
+            let keep = |name, default, min, max, unit| match whole(name, default, max)? {
+                n if n < min => Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("use a whole number from {min} to {max}"),
+                }),
+                n => Ok(n * unit),
+            };
+            let retention = crate::db::usage::Retention {
+                minutes: keep("USAGE_MINUTES_KEEP_HOURS", 48, 2, 24 * 366, HOUR)?,
+                // The Usage page charts the last 7 days by the hour.
+                hourly: keep("USAGE_HOURLY_KEEP_DAYS", 90, 8, 3_660, DAY)?,
+                daily: keep("USAGE_DAILY_KEEP_DAYS", 730, 8, 36_600, DAY)?,
+            };
+            if retention.daily < retention.hourly {
+                return Err(ConfigError::Invalid {
+                    name: "USAGE_DAILY_KEEP_DAYS",
+                    reason: "keep daily counts at least as long as hourly ones".into(),
+                });
+            }
+            retention
+        };
         Ok(Self {
             database_url,
             public_url,
@@ -192,6 +218,7 @@ impl Config {
             invite_quota,
             password_checks_per_client_per_minute,
             gateway_calls_per_key_per_minute,
+            usage_retention,
             secret,
         })
     }

@@ -1,10 +1,12 @@
 //! A periodic sweep of what has stopped mattering: ended sessions, spent or expired one-time
 //! tokens and invitation links, old sign-in failure counts, delivered or abandoned outbox
 //! rows, the invitation-email counts behind the quotas, the ids of written usage batches, and
-//! idle in-memory limiter entries.
+//! idle in-memory limiter entries. Beside it, the usage roll-up (`db::usage`), on the same
+//! timer.
 
 use crate::clock::{Clock, DAY, Millis};
 use crate::db::Store;
+use crate::db::usage::{Retention, RolledUp};
 use crate::services::Limits;
 use crate::services::accounts::SESSION_IDLE;
 use std::sync::Arc;
@@ -22,6 +24,7 @@ pub struct Housekeeping {
     pub store: Store,
     pub clock: Clock,
     pub limits: Arc<Limits>,
+    pub usage_retention: Retention,
 }
 
 /// What one sweep removed, table by table.
@@ -98,11 +101,20 @@ impl Housekeeping {
         Ok(swept)
     }
 
-    /// Sweeps every ten minutes until the process ends.
+    /// Rolls the gateway's counts up by hour and by day and applies their retention.
+    pub async fn roll_up_usage(&self) -> sqlx::Result<RolledUp> {
+        crate::db::usage::roll_up(&self.store, self.clock.now(), self.usage_retention).await
+    }
+
+    /// Rolls usage up and sweeps every ten minutes until the process ends.
     pub async fn run(self) {
         let mut tick = tokio::time::interval(EVERY);
         loop {
             tick.tick().await;
+            match self.roll_up_usage().await {
+                Ok(done) => tracing::debug!(?done, "usage roll-up"),
+                Err(e) => tracing::error!(error = %e, "usage roll-up failed"),
+            }
             match self.run_once().await {
                 Ok(swept) => tracing::debug!(?swept, "housekeeping"),
                 Err(e) => tracing::error!(error = %e, "housekeeping failed"),

@@ -107,6 +107,7 @@ pub async fn build(
         store: store.clone(),
         clock: clock.clone(),
         limits: limits.clone(),
+        usage_retention: config.usage_retention,
     };
     let accounts = services::AccountService {
         store: store.clone(),
@@ -139,6 +140,9 @@ pub async fn build(
         events: events.clone(),
     };
     let org = services::OrgService { team: team.clone() };
+    let usage = services::UsageService {
+        accounts: accounts.clone(),
+    };
     let gateway = gateway::Gateway::new(
         store.clone(),
         accounts.clock.clone(),
@@ -152,11 +156,13 @@ pub async fn build(
             accounts: Arc::new(accounts.clone()),
             team: Arc::new(team.clone()),
             org: Arc::new(org.clone()),
+            usage: Arc::new(usage.clone()),
         },
         cookie_name: accounts.cookie_name(),
         config,
         events: events.clone(),
         gateway: gateway.clone(),
+        usage,
     };
     Ok(Roster {
         router: http::router(state),

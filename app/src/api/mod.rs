@@ -5,6 +5,7 @@ pub mod auth;
 pub mod billing;
 pub mod roles;
 pub mod team;
+pub mod usage;
 
 use crate::authz::{Feature, Level, Requirement};
 use server_fn::ServerFn;
@@ -55,6 +56,10 @@ pub fn requirements() -> Vec<(&'static str, Requirement)> {
             Requirement::feature(Feature::AccountSettings, Level::Full),
         ),
         (roles::TransferOwnership::PATH, Owner),
+        (
+            usage::UsageOverview::PATH,
+            Requirement::feature(Feature::Analytics, Level::View),
+        ),
         (
             billing::BillingOverview::PATH,
             Requirement::feature(Feature::Billing, Level::View),
@@ -118,6 +123,20 @@ pub(crate) mod ctx {
     /// The signed-in user if there is one, for public functions that look at who asks.
     pub fn viewer() -> Result<Option<Actor>, AppError> {
         Ok(request_meta()?.actor)
+    }
+
+    /// A cookie of the request, by name.
+    pub fn cookie(name: &str) -> Option<String> {
+        let parts = use_context::<http::request::Parts>()?;
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_owned())
     }
 
     pub fn set_cookie(value: String) {

@@ -6,6 +6,7 @@ mod password;
 mod phone;
 pub mod roles;
 pub mod team;
+pub mod usage;
 
 pub use email::EmailAddress;
 pub use names::{OrgName, PersonName, RoleName, description, region_name};

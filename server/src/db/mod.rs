@@ -8,6 +8,7 @@ pub mod sessions;
 pub mod team;
 pub mod throttle;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -10,7 +10,8 @@
 
 use super::Reason;
 use crate::clock::{MINUTE, Millis};
-use crate::db::Store;
+use crate::db::{self, Store};
+use db::usage::{DAY_MINUTES, HOUR_MINUTES};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -170,7 +171,33 @@ async fn write(store: &Store, batch: &Batch, now: Millis) -> sqlx::Result<()> {
         // Written before: its commit went through and only the answer was lost.
         return tx.commit().await;
     }
-    for rows in batch.counts.chunks(ROWS_PER_STATEMENT) {
+    // Counts of minutes the roll-up has passed (a batch written late) go where readers of
+    // those minutes look: the hourly table, and the daily one too before its watermark.
+    let w = db::usage::lock_watermarks(&mut tx).await?;
+    let (current, late): (Vec<_>, Vec<_>) = batch
+        .counts
+        .iter()
+        .partition(|(c, _)| c.minute >= w.hourly_through);
+    for daily in [false, true] {
+        let rows: Vec<db::usage::Late<'_>> = late
+            .iter()
+            .filter(|(c, _)| !daily || c.minute < w.daily_through)
+            .map(|(c, calls)| {
+                let grain = if daily { DAY_MINUTES } else { HOUR_MINUTES };
+                db::usage::Late {
+                    org_id: c.org_id,
+                    start: c.minute - c.minute.rem_euclid(grain),
+                    user_id: c.user_id,
+                    feature: c.feature,
+                    region: &c.region,
+                    outcome: c.outcome,
+                    calls: i64::try_from(*calls).unwrap_or(i64::MAX),
+                }
+            })
+            .collect();
+        db::usage::add_late(&mut tx, daily, &rows).await?;
+    }
+    for rows in current.chunks(ROWS_PER_STATEMENT) {
         // `$n` placeholders, which both databases read (sqlx's query builder writes `?` for
         // `Any`, which PostgreSQL does not).
         let values: Vec<String> = (0..rows.len())

@@ -21,7 +21,7 @@ pub async fn request_meta(State(state): State<AppState>, mut req: Request, next:
     } else {
         peer
     };
-    let session_token = session_cookie(req.headers(), state.cookie_name);
+    let session_token = cookie(req.headers(), state.cookie_name);
     let path = req.uri().path();
     let actor = match &session_token {
         Some(token) if !path.starts_with("/pkg/") => {
@@ -64,7 +64,7 @@ fn refuse(e: AppError) -> Response {
     (status_of(&e), axum::Json(e)).into_response()
 }
 
-fn status_of(e: &AppError) -> StatusCode {
+pub(super) fn status_of(e: &AppError) -> StatusCode {
     StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
@@ -100,7 +100,8 @@ fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
         .and_then(|s| s.trim().parse().ok())
 }
 
-fn session_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A cookie of the request, by name (empty values are none).
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -122,8 +123,8 @@ mod tests {
             COOKIE,
             "theme=dark; roster_session=abc; x=y".parse().unwrap(),
         );
-        assert_eq!(session_cookie(&h, "roster_session").as_deref(), Some("abc"));
-        assert_eq!(session_cookie(&h, "__Host-roster_session"), None);
+        assert_eq!(cookie(&h, "roster_session").as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "__Host-roster_session"), None);
     }
 
     #[test]

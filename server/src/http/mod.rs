@@ -4,6 +4,7 @@ mod gateway;
 mod guard;
 mod live;
 mod meta;
+mod usage;
 
 use crate::config::Config;
 use crate::events::Events;
@@ -27,6 +28,7 @@ pub struct AppState {
     pub cookie_name: &'static str,
     pub events: Events,
     pub gateway: crate::gateway::Gateway,
+    pub usage: crate::services::UsageService,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -47,6 +49,7 @@ pub fn extra_routes() -> Vec<(&'static str, Requirement, MethodRouter<AppState>)
         ("/events", live::REQUIREMENT, get(live::events)),
         (GATEWAY_CHECK, Requirement::Public, gateway::route()),
         ("/metrics", Requirement::Public, get(gateway::metrics)),
+        ("/usage/report.csv", usage::REQUIREMENT, get(usage::report)),
     ]
 }
 

@@ -6,11 +6,13 @@ pub mod keys;
 mod limits;
 pub mod org;
 pub mod team;
+pub mod usage;
 
 pub use accounts::AccountService;
 pub use limits::Limits;
 pub use org::OrgService;
 pub use team::TeamService;
+pub use usage::UsageService;
 
 use crate::auth::password::HashError;
 use app::error::AppError;

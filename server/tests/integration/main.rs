@@ -19,3 +19,4 @@ mod schema;
 mod store_races;
 mod team;
 mod team_races;
+mod usage;

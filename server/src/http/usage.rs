@@ -1,0 +1,73 @@
+//! `GET /usage/report.csv`: the usage report of the Usage page's view (the same query
+//! parameters), streamed as CSV. Usage Reports: View + Download; without it, the seed's
+//! sentence with 403.
+
+use super::AppState;
+use app::api::usage::TZ_COOKIE;
+use app::authz::{Feature, Need, Requirement};
+use app::error::AppError;
+use app::model::usage::UsageQuery;
+use app::ports::RequestMeta;
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+
+pub const REQUIREMENT: Requirement = Requirement::Feature(Feature::UsageReports, Need::Download);
+
+fn refusal(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message,
+    )
+        .into_response()
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    Extension(meta): Extension<RequestMeta>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(actor) = meta.actor else {
+        return refusal(StatusCode::UNAUTHORIZED, AppError::Unauthorized.to_string());
+    };
+    let mut query = UsageQuery::from_pairs(|k| params.get(k).map(String::as_str));
+    query.tz = super::meta::cookie(&headers, TZ_COOKIE).unwrap_or_default();
+    match state.usage.download(&actor, query).await {
+        Ok(download) => {
+            let body = Body::from_stream(tokio_stream(download.body));
+            let disposition = format!("attachment; filename=\"{}\"", download.file_name);
+            let mut response = Response::new(body);
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            response
+        }
+        Err(AppError::Validation(errors)) => refusal(
+            StatusCode::BAD_REQUEST,
+            errors
+                .into_iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        Err(e) => refusal(super::meta::status_of(&e), e.to_string()),
+    }
+}
+
+/// The receiver's chunks as a stream for the response body.
+fn tokio_stream(
+    mut body: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures::stream::poll_fn(move |cx| body.poll_recv(cx))
+}

@@ -1,0 +1,441 @@
+//! The Usage page's figures and the usage report, from calls made through the real gateway
+//! check: totals, filters, ranges, roll-ups, retention, who may see and download what, and
+//! that nothing crosses between organizations or out of a role's regions.
+
+use crate::common::*;
+use crate::gateway::{allowed, check, key_of, refused};
+use app::authz::{CustomGrants, Feature, Grant, Grid, Level, Template, default_regions};
+use app::error::PERMISSION_DENIED;
+use server::clock::{DAY, HOUR, MINUTE};
+use server::gateway::usage::Counted;
+
+const OWNER: &str = "ada@example.com";
+const MEMBER: &str = "member@example.com";
+
+/// The Usage page's data as `session` sees it, with `changes` to the default query.
+async fn usage(app: &TestApp, session: &str, changes: &[(&str, &str)]) -> Reply {
+    let mut query = serde_json::json!({
+        "range": "", "from": "", "to": "", "member": "", "feature": "", "region": "",
+        "outcome": "", "sort": "", "tz": "UTC",
+    });
+    for (k, v) in changes {
+        query[*k] = serde_json::json!(v);
+    }
+    app.post_json("usage_overview", serde_json::json!({ "query": query }))
+        .session(session)
+        .send()
+        .await
+}
+
+async fn figures(app: &TestApp, session: &str, changes: &[(&str, &str)]) -> serde_json::Value {
+    let r = usage(app, session, changes).await;
+    assert_eq!(r.error(), None, "{}", r.body);
+    let report = r.json();
+    // The bars always add up to the totals.
+    let bars: i64 = report["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["allowed"].as_i64().unwrap() + p["denied"].as_i64().unwrap())
+        .sum();
+    assert_eq!(bars, report["calls"].as_i64().unwrap(), "{report}");
+    report
+}
+
+/// (calls, denied) of the member table's row for `email`.
+fn member_row(report: &serde_json::Value, email: &str) -> Option<(i64, i64, String)> {
+    report["members"].as_array().unwrap().iter().find_map(|m| {
+        (m["email"] == email).then(|| {
+            (
+                m["calls"].as_i64().unwrap(),
+                m["denied"].as_i64().unwrap(),
+                m["top_feature"].as_str().unwrap().to_owned(),
+            )
+        })
+    })
+}
+
+fn slices(report: &serde_json::Value, kind: &str) -> Vec<(String, i64)> {
+    report[kind]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["label"].as_str().unwrap().to_owned(),
+                s["calls"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The report as downloaded by `session`: status and body.
+async fn download(app: &TestApp, session: &str, query: &str) -> Reply {
+    app.get(&format!("/usage/report.csv?{query}"))
+        .session(session)
+        .send()
+        .await
+}
+
+/// Calls with `key`: `n` allowed ones (GET products in `region`, "" for none).
+async fn calls(app: &TestApp, key: &str, n: usize, region: &str) {
+    for _ in 0..n {
+        let mut c = check(key);
+        if !region.is_empty() {
+            c = c.with("x-roster-region", region);
+        }
+        allowed(&c.send(app).await);
+    }
+}
+
+async fn denied_calls(app: &TestApp, key: &str, n: usize) {
+    for _ in 0..n {
+        let r = check(key)
+            .with("x-original-method", "DELETE")
+            .send(app)
+            .await;
+        refused(&r, 403, "insufficient_permission");
+    }
+}
+
+on_both!(
+    the_figures_follow_the_checks_and_are_the_same_before_and_after_every_roll_up,
+    |db| {
+        let app = TestApp::new(db).await;
+        let mut owner = app.member(OWNER).await;
+        app.joined(&owner, MEMBER, "member").await;
+        let (member_key, owner_key) = (
+            key_of(&app, MEMBER, None).await,
+            key_of(&app, OWNER, None).await,
+        );
+        calls(&app, &member_key, 7, "").await;
+        denied_calls(&app, &member_key, 3).await;
+        calls(&app, &member_key, 2, "EU").await;
+        calls(&app, &owner_key, 4, "").await;
+        assert!(app.roster.gateway.flush_usage().await);
+        let report = figures(&app, &owner, &[("range", "24h")]).await;
+        assert_eq!(report["calls"], 16);
+        assert_eq!(report["denied"], 3);
+        assert_eq!(
+            member_row(&report, MEMBER),
+            Some((12, 3, "Products".into()))
+        );
+        assert_eq!(member_row(&report, OWNER), Some((4, 0, "Products".into())));
+        assert_eq!(report["members"][0]["email"], MEMBER, "most calls first");
+        assert_eq!(report["members"][0]["share"], "75%");
+        assert_eq!(
+            slices(&report, "regions"),
+            vec![
+                ("Organization-wide".into(), 14),
+                ("European Union (EU)".into(), 2)
+            ]
+        );
+        assert_eq!(
+            slices(&report, "outcomes"),
+            vec![("Allowed".into(), 13), ("Denied: no permission".into(), 3)]
+        );
+        // Filters: a member, a region, an outcome.
+        let member_id = app.user_id(MEMBER).await.to_string();
+        let only = figures(&app, &owner, &[("range", "24h"), ("member", &member_id)]).await;
+        assert_eq!(only["calls"], 12);
+        let eu = figures(&app, &owner, &[("range", "24h"), ("region", "EU")]).await;
+        assert_eq!(eu["calls"], 2);
+        let refusals = figures(&app, &owner, &[("range", "24h"), ("outcome", "denied")]).await;
+        assert_eq!(refusals["calls"], 3);
+        let billing = figures(&app, &owner, &[("range", "24h"), ("feature", "billing")]).await;
+        assert_eq!(billing["calls"], 0);
+
+        // Calls over the next hours and days, the roll-up running between some of them and a
+        // batch written late (for a minute already rolled up): every view reads the same
+        // before and after each roll-up, and nothing is counted twice or lost.
+        let views: [&[(&str, &str)]; 4] = [
+            &[("range", "24h")],
+            &[("range", "7d")],
+            &[("range", "30d")],
+            &[
+                ("range", "7d"),
+                ("member", &member_id),
+                ("outcome", "allowed"),
+            ],
+        ];
+        let mut expected_total = 16;
+        for step in 0..6 {
+            app.clock
+                .advance(if step < 3 { 2 * HOUR } else { DAY + 5 * MINUTE });
+            // Sessions end when idle for a day.
+            owner = app.sign_in(OWNER, PASSWORD).await.session();
+            calls(&app, &member_key, step + 1, "US").await;
+            assert!(app.roster.gateway.flush_usage().await);
+            expected_total += step as i64 + 1;
+            let mut before = Vec::new();
+            for v in views {
+                before.push(figures(&app, &owner, v).await);
+            }
+            let done = app.roster.housekeeping.roll_up_usage().await.unwrap();
+            assert!(done.hours > 0, "{done:?}");
+            for (v, b) in views.iter().zip(&before) {
+                assert_eq!(
+                    &figures(&app, &owner, v).await,
+                    b,
+                    "view {v:?} at step {step}"
+                );
+            }
+            assert_eq!(
+                before[2]["calls"], expected_total,
+                "30 days hold every call"
+            );
+        }
+        // A count for a minute two days ago, written now: the hourly and daily tables take it.
+        let org = crate::gateway::org_of(&app, OWNER).await;
+        let two_days_ago = app.clock.now() - 2 * DAY;
+        app.roster.gateway.usage.record(
+            Counted {
+                org_id: org,
+                user_id: app.user_id(MEMBER).await,
+                key_id: 0,
+                feature: "products",
+                region: String::new(),
+                outcome: "allowed",
+                minute: two_days_ago / MINUTE,
+            },
+            two_days_ago,
+        );
+        assert!(app.roster.gateway.flush_usage().await);
+        let month = figures(&app, &owner, &[("range", "30d")]).await;
+        assert_eq!(month["calls"], expected_total + 1);
+        let week = figures(&app, &owner, &[("range", "7d")]).await;
+        assert_eq!(week["calls"], month["calls"]);
+        app.roster.housekeeping.roll_up_usage().await.unwrap();
+        assert_eq!(figures(&app, &owner, &[("range", "30d")]).await, month);
+
+        // Retention: minute rows go after 48 hours and hourly ones after 90 days, and the
+        // figures stay; a range older than the hourly counts reads UTC days.
+        let start_day = chrono::DateTime::from_timestamp_millis(START)
+            .unwrap()
+            .format("%Y-%m-%d")
+            .to_string();
+        let today = |app: &TestApp| {
+            chrono::DateTime::from_timestamp_millis(app.clock.now())
+                .unwrap()
+                .format("%Y-%m-%d")
+                .to_string()
+        };
+        let whole = [("range", "custom"), ("from", start_day.as_str())];
+        let end = today(&app);
+        let everything = figures(&app, &owner, &[whole[0], whole[1], ("to", &end)]).await;
+        assert_eq!(everything["calls"], expected_total + 1);
+        app.clock.advance(100 * DAY);
+        owner = app.sign_in(OWNER, PASSWORD).await.session();
+        let swept = app.roster.housekeeping.roll_up_usage().await.unwrap();
+        assert!(swept.deleted > 0);
+        let minutes = crate::gateway::count(&app, "select count(*) from gateway_usage").await;
+        let hours = crate::gateway::count(&app, "select count(*) from usage_hourly").await;
+        assert_eq!((minutes, hours), (0, 0));
+        let later = figures(&app, &owner, &[whole[0], whole[1], ("to", &end)]).await;
+        assert_eq!(later["utc_days"], true, "{later}");
+        assert_eq!(later["calls"], everything["calls"]);
+        assert_eq!(figures(&app, &owner, &[("range", "90d")]).await["calls"], 0);
+    }
+);
+
+on_both!(
+    only_usage_reports_download_gives_the_report_and_every_download_is_audited,
+    |db| {
+        let app = TestApp::new(db).await;
+        let owner = app.member(OWNER).await;
+        let developer = app
+            .custom_role(&owner, "Developer", Template::Developer.grid())
+            .await;
+        let finance = app
+            .custom_role(&owner, "Finance", Template::Finance.grid())
+            .await;
+        let sessions = [
+            ("visitor@example.com", "visitor".to_owned(), false),
+            (MEMBER, "member".to_owned(), false),
+            ("dev@example.com", format!("custom-{developer}"), false),
+            ("fiona@example.com", format!("custom-{finance}"), true),
+        ];
+        let mut joined = Vec::new();
+        for (email, role, may) in &sessions {
+            joined.push((*email, app.joined(&owner, email, role).await, *may));
+        }
+        // A member whose name a spreadsheet would run.
+        let id = app.user_id(MEMBER).await.to_string();
+        let r = app
+            .edit_member(&owner, &id, ["=HYPERLINK(\"x\")", "@SUM", "", "member"])
+            .await;
+        assert_eq!(r.error(), None, "{}", r.body);
+        let key = key_of(&app, MEMBER, None).await;
+        calls(&app, &key, 5, "").await;
+        denied_calls(&app, &key, 2).await;
+        calls(&app, &key_of(&app, OWNER, None).await, 1, "US").await;
+        assert!(app.roster.gateway.flush_usage().await);
+        for (email, session, may) in &joined {
+            // Everyone here may see the page (Analytics: View)...
+            let report = figures(&app, session, &[("range", "24h")]).await;
+            assert_eq!(report["calls"], 8, "{email}");
+            assert_eq!(report["can_download"], *may, "{email}");
+            // ...and only Usage Reports: View + Download gets the file.
+            let r = download(&app, session, "range=24h").await;
+            if *may {
+                assert_eq!(r.status, 200, "{email}: {}", r.body);
+            } else {
+                assert_eq!(r.status, 403, "{email}");
+                assert_eq!(r.body, PERMISSION_DENIED);
+            }
+        }
+        let fiona = &joined[3].1;
+        let r = download(&app, fiona, "range=24h").await;
+        assert!(crate::gateway::header(&r, "content-type").starts_with("text/csv"));
+        let disposition = crate::gateway::header(&r, "content-disposition");
+        assert!(
+            disposition.starts_with("attachment; filename=\"roster-usage-")
+                && disposition.ends_with(".csv\""),
+            "{disposition}"
+        );
+        let mut reader = csv::Reader::from_reader(r.body.as_bytes());
+        assert_eq!(
+            reader.headers().unwrap().iter().collect::<Vec<_>>(),
+            [
+                "period_start",
+                "period",
+                "member_email",
+                "member_first_name",
+                "member_last_name",
+                "feature",
+                "region",
+                "outcome",
+                "calls"
+            ]
+        );
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        let hour = chrono::DateTime::from_timestamp_millis(START - START % HOUR)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let row = |email: &str, first: &str, last: &str, region: &str, outcome: &str, n: &str| {
+            [
+                &hour, "hour", email, first, last, "products", region, outcome, n,
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        };
+        let mut expected = vec![
+            row(OWNER, "Ada", "Lovelace", "US", "allowed", "1"),
+            row(MEMBER, "'=HYPERLINK(\"x\")", "'@SUM", "", "allowed", "5"),
+            row(
+                MEMBER,
+                "'=HYPERLINK(\"x\")",
+                "'@SUM",
+                "",
+                "insufficient_permission",
+                "2",
+            ),
+        ];
+        expected.sort();
+        let mut rows = rows;
+        rows.sort();
+        assert_eq!(rows, expected);
+        // The refused attempts wrote nothing; the two downloads are audited.
+        let downloads = app
+            .audit_actions()
+            .await
+            .into_iter()
+            .filter(|a| a == "usage.report_downloaded")
+            .count();
+        assert_eq!(downloads, 2);
+        // Signed out: 401. A bad range: 400 with the field's message, and no audit row.
+        let r = app.get("/usage/report.csv").send().await;
+        assert_eq!(r.status, 401);
+        let r = download(&app, fiona, "range=custom&from=yesterday&to=").await;
+        assert_eq!(r.status, 400);
+        assert!(
+            r.body.contains("Enter a date like 2026-11-01."),
+            "{}",
+            r.body
+        );
+        let again = app.audit_actions().await;
+        assert_eq!(
+            again
+                .iter()
+                .filter(|a| *a == "usage.report_downloaded")
+                .count(),
+            2
+        );
+    }
+);
+
+on_both!(
+    a_role_sees_only_its_regions_and_an_organization_only_its_own_calls,
+    |db| {
+        let app = TestApp::new(db).await;
+        let owner = app.member(OWNER).await;
+        // Analytics and Usage Reports with Download in the EU only.
+        let mut eu = Grid::default();
+        eu.set(Feature::Analytics, Grant::new(Level::View, true));
+        eu.set(Feature::UsageReports, Grant::new(Level::View, true));
+        let mut grants = CustomGrants::default();
+        grants.regions.insert("EU".into(), eu);
+        let r = app.save_role(&owner, None, "EU analyst", &grants).await;
+        assert_eq!(r.error(), None, "{}", r.body);
+        let role = r.json().as_i64().unwrap();
+        let analyst = app
+            .joined(&owner, "eu@example.com", &format!("custom-{role}"))
+            .await;
+        let key = key_of(&app, OWNER, None).await;
+        calls(&app, &key, 3, "EU").await;
+        calls(&app, &key, 5, "US").await;
+        calls(&app, &key, 7, "").await;
+        // Another organization's calls.
+        let other = app.member("grace@example.com").await;
+        let other_key = key_of(&app, "grace@example.com", None).await;
+        calls(&app, &other_key, 11, "EU").await;
+        assert!(app.roster.gateway.flush_usage().await);
+        let all = figures(&app, &owner, &[("range", "24h")]).await;
+        assert_eq!(all["calls"], 15);
+        let theirs = figures(&app, &other, &[("range", "24h")]).await;
+        assert_eq!(theirs["calls"], 11);
+        // Another organization's member as a filter shows nothing of theirs.
+        let grace = app.user_id("grace@example.com").await.to_string();
+        let crossed = figures(&app, &owner, &[("range", "24h"), ("member", &grace)]).await;
+        assert_eq!(crossed["calls"], 0);
+        // The analyst sees the EU and nothing organization-wide or from the US.
+        let seen = figures(&app, &analyst, &[("range", "24h")]).await;
+        assert_eq!(seen["calls"], 3);
+        let choices: Vec<&str> = seen["region_choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(choices, ["EU"]);
+        let r = usage(&app, &analyst, &[("range", "24h"), ("region", "US")]).await;
+        assert_eq!(
+            r.app_error(),
+            Some(app::error::AppError::field(
+                "region",
+                "Your role does not include this region."
+            ))
+        );
+        let r = download(&app, &analyst, "range=24h").await;
+        assert_eq!(r.status, 200);
+        let lines: Vec<&str> = r.body.lines().skip(1).collect();
+        assert_eq!(lines.len(), 1, "{}", r.body);
+        assert!(lines[0].ends_with(",products,EU,allowed,3"), "{}", r.body);
+        let r = download(&app, &analyst, "range=24h&region=US").await;
+        assert_eq!(r.status, 400);
+        // Without Analytics at all: the page's data is refused.
+        let none = CustomGrants::uniform(Grid::default(), &default_regions());
+        let r = app.save_role(&owner, None, "Nothing", &none).await;
+        let nothing = r.json().as_i64().unwrap();
+        let blind = app
+            .joined(&owner, "blind@example.com", &format!("custom-{nothing}"))
+            .await;
+        let r = usage(&app, &blind, &[("range", "24h")]).await;
+        assert_eq!(r.status, 403);
+        assert_eq!(r.error().as_deref(), Some(PERMISSION_DENIED));
+    }
+);
