@@ -75,6 +75,10 @@ pub fn page_requirements() -> Vec<(&'static str, authz::Requirement)> {
             authz::Requirement::feature(Feature::TeamManagement, Level::View),
         ),
         (
+            "/usage",
+            authz::Requirement::feature(Feature::Analytics, Level::View),
+        ),
+        (
             "/billing",
             authz::Requirement::feature(Feature::Billing, Level::View),
         ),
@@ -110,6 +114,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("profile") view=pages::profile::ProfilePage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("team") view=pages::team::TeamPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("roles") view=pages::roles::RolesPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("usage") view=pages::usage::UsagePage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("billing") view=pages::billing::BillingPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("invitation") view=pages::team::InvitationPage ssr=SsrMode::Async/>
             </Routes>

@@ -5,6 +5,10 @@ const mailApi = process.env.MAILDEV_URL ?? "http://127.0.0.1:1080";
 
 export const PASSWORD = "correct horse battery";
 
+/** Seed 002's sentence for an action the role does not allow. */
+export const PERMISSION_DENIED =
+  "Sorry, you don't have permission to use this feature. If access is required, please reach out to your team administrator.";
+
 /** A fresh address per test, so runs never collide. */
 export function uniqueEmail(name: string): string {
   return `${name}.${Date.now()}.${Math.floor(Math.random() * 1e6)}@example.com`;
@@ -136,4 +140,21 @@ export async function joinByInvitation(browser: Browser, email: string, org = "A
   await expect(page.getByText("Check your email.")).toBeVisible();
   await verifyAndEnter(page, email);
   return page;
+}
+
+// scripts/test runs nginx with deploy/nginx/roster-gateway.conf in front of an echo upstream.
+const gateway = process.env.GATEWAY_URL ?? "http://127.0.0.1:8080";
+
+export async function callApi(key: string, path = "/products/widgets") {
+  const res = await fetch(`${gateway}${path}`, { headers: { Authorization: `Bearer ${key}` } });
+  return { status: res.status, reason: res.headers.get("x-roster-reason"), body: await res.json() };
+}
+
+/** "Copy API Key" from the row's menu, read back from the clipboard. */
+export async function copyKey(page: Page, email: string): Promise<string> {
+  await (await rowAction(page, email, "Copy API Key")).click();
+  await expect(page.getByRole("status").filter({ hasText: "API key copied" }).last()).toBeVisible();
+  const key = await page.evaluate(() => navigator.clipboard.readText());
+  expect(key).toMatch(/^rst_[0-9A-Za-z]{36}$/);
+  return key;
 }

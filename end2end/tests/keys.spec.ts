@@ -1,5 +1,7 @@
-import { expect, Page, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import {
+  callApi,
+  copyKey,
   expectAccessible,
   hydrated,
   invite,
@@ -9,23 +11,6 @@ import {
   rowAction,
   uniqueEmail,
 } from "./helpers";
-
-// scripts/test runs nginx with deploy/nginx/roster-gateway.conf in front of an echo upstream.
-const gateway = process.env.GATEWAY_URL ?? "http://127.0.0.1:8080";
-
-async function callApi(key: string, path = "/products/widgets") {
-  const res = await fetch(`${gateway}${path}`, { headers: { Authorization: `Bearer ${key}` } });
-  return { status: res.status, reason: res.headers.get("x-roster-reason"), body: await res.json() };
-}
-
-/** "Copy API Key" from the row's menu, read back from the clipboard. */
-async function copyKey(page: Page, email: string): Promise<string> {
-  await (await rowAction(page, email, "Copy API Key")).click();
-  await expect(page.getByRole("status").filter({ hasText: "API key copied" }).last()).toBeVisible();
-  const key = await page.evaluate(() => navigator.clipboard.readText());
-  expect(key).toMatch(/^rst_[0-9A-Za-z]{36}$/);
-  return key;
-}
 
 test("the Owner copies a member's key, the API takes it through nginx, and Refresh replaces it", async ({ page, browser }) => {
   await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);

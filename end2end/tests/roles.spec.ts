@@ -8,10 +8,8 @@ import {
   row,
   uniqueEmail,
   waitForEmail,
+  PERMISSION_DENIED as DENIED,
 } from "./helpers";
-
-const DENIED =
-  "Sorry, you don't have permission to use this feature. If access is required, please reach out to your team administrator.";
 
 /** The row of the live preview (or any matrix) for `label`, read as its Yes/No cells. */
 async function previewRow(page: Page, label: string): Promise<string[]> {

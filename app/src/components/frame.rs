@@ -53,6 +53,7 @@ pub fn Frame(children: ChildrenFn) -> impl IntoView {
 fn Shell(user: CurrentUser, children: Children) -> impl IntoView {
     let sees = |feature| can(&user.access, feature, Level::View, None);
     let (team, billing) = (sees(Feature::TeamManagement), sees(Feature::Billing));
+    let usage = sees(Feature::Analytics);
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move || {
         if matches!(sign_out.value().get(), Some(Ok(()))) {
@@ -72,6 +73,7 @@ fn Shell(user: CurrentUser, children: Children) -> impl IntoView {
                             <li><A href="/team">"Team"</A></li>
                             <li><A href="/roles">"Roles"</A></li>
                         })}
+                        {usage.then(|| view! { <li><A href="/usage">"Usage"</A></li> })}
                         {billing.then(|| view! { <li><A href="/billing">"Billing"</A></li> })}
                         <li><A href="/profile">"Profile"</A></li>
                     </ul>

@@ -6,3 +6,4 @@ pub mod home;
 pub mod profile;
 pub mod roles;
 pub mod team;
+pub mod usage;

@@ -50,6 +50,7 @@ pub fn extra_routes() -> Vec<(&'static str, Requirement, MethodRouter<AppState>)
         (GATEWAY_CHECK, Requirement::Public, gateway::route()),
         ("/metrics", Requirement::Public, get(gateway::metrics)),
         ("/usage/report.csv", usage::REQUIREMENT, get(usage::report)),
+        ("/help/gateway", Requirement::Public, get(gateway_guide)),
     ]
 }
 
@@ -147,6 +148,17 @@ fn assets(options: &LeptosOptions) -> MethodRouter<AppState> {
                 },
             ))
             .service(files),
+    )
+}
+
+/// The gateway guide (`docs/GATEWAY.md`), which the Usage page's empty state links to.
+async fn gateway_guide() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        include_str!("../../../docs/GATEWAY.md"),
     )
 }
 
