@@ -6,7 +6,7 @@ use crate::model::roles::{BillingPage, RoleDraft, RolesPage};
 use crate::model::team::{
     BulkResult, InvitationView, KeyGrace, KeyView, MemberAction, Role, TeamPage, TeamQuery,
 };
-use crate::model::usage::{UsageQuery, UsageReport};
+use crate::model::usage::{Dashboard, OwnUsage, UsageQuery, UsageReport};
 use crate::model::{CurrentUser, EmailAddress, MobileNumber, OrgName, Password, PersonName, Terms};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -268,6 +268,10 @@ pub trait Organization: Send + Sync {
 pub trait Usage: Send + Sync {
     /// The Usage page's figures for `query`, in the regions the actor's role may see.
     async fn report(&self, actor: &Actor, query: UsageQuery) -> Result<UsageReport, AppError>;
+    /// The actor's own calls over the last 30 days, in time zone `tz`.
+    async fn own(&self, actor: &Actor, tz: String) -> Result<OwnUsage, AppError>;
+    /// The Overview page's figures.
+    async fn dashboard(&self, actor: &Actor, tz: String) -> Result<Dashboard, AppError>;
 }
 
 /// Everything the server provides to server functions, as one context value.

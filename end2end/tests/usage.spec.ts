@@ -72,6 +72,20 @@ test("calls made with two members' keys show on the Usage page, per member, and 
   await expectAccessible(page);
   if (process.env.SHOTS) await page.screenshot({ path: `${process.env.SHOTS}/usage.png`, fullPage: true });
 
+  // The Overview: today's and this week's calls, the most active members, the seats, and
+  // "Get started" still open (no custom role yet).
+  await page.getByRole("link", { name: "Overview" }).click();
+  await expect(page.locator("#overview-today")).toHaveText("8");
+  await expect(page.locator("#overview-week")).toHaveText("8");
+  await expect(page.locator("#overview-seats")).toHaveText("3/50");
+  await expect(page.locator("#overview-top").getByRole("link", { name: "Grace Hopper" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Get started" })).toBeVisible();
+  await expect(page.getByRole("listitem").filter({ hasText: "Make a first API call" })).toContainText("(done)");
+  await expectAccessible(page);
+  if (process.env.SHOTS) await page.screenshot({ path: `${process.env.SHOTS}/overview.png`, fullPage: true });
+  await page.goto("/usage?range=24h");
+  await hydrated(page);
+
   // A member's own usage: the view lives in the address.
   await page.locator("#usage-members").getByRole("link", { name: "Grace Hopper" }).click();
   await expect(page).toHaveURL(/member=\d+/);

@@ -56,6 +56,8 @@ pub fn requirements() -> Vec<(&'static str, Requirement)> {
             Requirement::feature(Feature::AccountSettings, Level::Full),
         ),
         (roles::TransferOwnership::PATH, Owner),
+        (usage::MyUsage::PATH, Member),
+        (usage::Overview::PATH, Member),
         (
             usage::UsageOverview::PATH,
             Requirement::feature(Feature::Analytics, Level::View),

@@ -208,6 +208,65 @@ pub struct UsageReport {
     pub can_download: bool,
 }
 
+/// A member's own calls over the last 30 days (Profile, Overview).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnUsage {
+    pub calls: i64,
+    pub denied: i64,
+    pub top_feature: String,
+    pub last_call: String,
+    /// Theirs, to link to their row of the Usage page.
+    pub user_id: i64,
+}
+
+/// Pending invitations, and how many of them expire within seven days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub count: i64,
+    pub expiring_this_week: i64,
+}
+
+/// The organization's last seven days of calls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Week {
+    pub today: i64,
+    pub calls: i64,
+    pub denied_share: String,
+    /// One bar per day, today last.
+    pub days: Vec<Point>,
+    /// The five most active members.
+    pub top: Vec<MemberUsage>,
+}
+
+/// One line of the audit log as the Overview shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLine {
+    pub when: String,
+    pub who: String,
+    pub action: String,
+    pub target: String,
+}
+
+/// A step of "Get started".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub label: String,
+    pub done: bool,
+    pub href: String,
+}
+
+/// The Overview: each part only for those whose role may see what it counts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub seats: Option<crate::model::team::Seats>,
+    pub pending: Option<Pending>,
+    pub week: Option<Week>,
+    pub audit: Option<Vec<AuditLine>>,
+    /// "Get started", for those who may invite, until every step is done.
+    pub checklist: Vec<Step>,
+    pub own: OwnUsage,
+}
+
 /// The most rows the member table shows (the report has them all).
 pub const MEMBER_ROWS: usize = 200;
 

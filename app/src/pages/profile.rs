@@ -1,5 +1,6 @@
 use crate::api::account::{ChangePassword, SetDefaultOrganization, UpdateProfile};
 use crate::api::team::own_api_key;
+use crate::api::usage::my_usage;
 use crate::authz::Feature;
 use crate::components::{
     Field, FormMessage, Frame, KeyActions, KeyDialogs, KeyMeta, RefreshAsk, field_error,
@@ -7,6 +8,7 @@ use crate::components::{
 };
 use crate::model::CurrentUser;
 use crate::model::team::edits_keys;
+use crate::pages::home::OwnFigures;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -65,6 +67,7 @@ fn Profile() -> impl IntoView {
             </ActionForm>
         </section>
         <YourApiKey user=key_user/>
+        <YourUsage/>
         <DefaultOrganization user=orgs_user/>
         <YourAccess user=access_user/>
         <section class="card" aria-labelledby="password-h">
@@ -203,6 +206,27 @@ fn YourAccess(user: CurrentUser) -> impl IntoView {
                     <tbody>{rows}</tbody>
                 </table>
             </div>
+        </section>
+    }
+}
+
+/// The member's own calls over the last 30 days.
+#[component]
+fn YourUsage() -> impl IntoView {
+    let own = Resource::new(|| (), |_| my_usage());
+    view! {
+        <section class="card" aria-labelledby="usage-h">
+            <h2 id="usage-h">"Your API calls, last 30 days"</h2>
+            <Transition fallback=|| view! { <p class="loading">"Loading your calls…"</p> }>
+                {move || Suspend::new(async move {
+                    match own.await {
+                        Ok(own) => view! { <OwnFigures own/> }.into_any(),
+                        Err(e) => view! {
+                            <div class="banner banner-error" role="alert">{e.to_string()}</div>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

@@ -10,8 +10,9 @@ use crate::gateway::usage::OUTCOMES as ALL_OUTCOMES;
 use app::authz::{Access, Feature, Level, Need, Region, Requirement, can};
 use app::error::{AppError, FieldError};
 use app::model::usage::{
-    CUSTOM_RANGE, Choice, DEFAULT_RANGE, MEMBER_ROWS, MemberUsage, OUTCOMES, Point, RANGES, Slice,
-    UsageQuery, UsageReport, outcome_label, share,
+    AuditLine, CUSTOM_RANGE, Choice, DEFAULT_RANGE, Dashboard, MEMBER_ROWS, MemberUsage, OUTCOMES,
+    OwnUsage, Pending, Point, RANGES, Slice, Step, UsageQuery, UsageReport, Week, outcome_label,
+    share,
 };
 use app::ports::{Actor, Usage};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
@@ -87,6 +88,10 @@ fn parse_day(value: &str, name: &str, what: &str) -> Result<NaiveDate, FieldErro
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map_err(|_| field(name, "Enter a date like 2026-11-01."))
 }
+
+/// The range of the Overview's week: the last seven days by day (not offered on Usage, which
+/// shows seven days by the hour).
+const WEEK_BY_DAY: &str = "week";
 
 /// The buckets for `query`'s range at `now` in `tz`; `hourly_keep` and `daily_keep` are how
 /// far back the hourly and daily counts go.
@@ -167,6 +172,8 @@ pub fn plan(
     match (range, preset) {
         ("24h", Some(label)) => Ok(hours(end_of_hour - 24 * 60, end_of_hour, label.into())),
         ("7d", Some(label)) => Ok(hours(end_of_hour - 7 * 24 * 60, end_of_hour, label.into())),
+        // The Overview's seven days, by day.
+        (WEEK_BY_DAY, _) => Ok(days(today - Duration::days(6), today, "Last 7 days".into())),
         ("30d" | "90d", Some(label)) => {
             let n = if range == "30d" { 30 } else { 90 };
             Ok(days(today - Duration::days(n - 1), today, label.into()))
@@ -278,6 +285,14 @@ fn region_label(code: &str, regions: &[Region]) -> String {
     }
 }
 
+/// Whose calls a reader reads: the organization's, in the regions a right of the actor's
+/// role covers, or only the actor's own (which every member may see).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    Organization(Feature, Need),
+    Own,
+}
+
 /// What the filters ask for, checked; and the store's filter for them.
 struct Narrowed {
     filter: Filter,
@@ -297,8 +312,7 @@ impl UsageService {
         conn: &mut crate::db::Conn,
         actor: &Actor,
         query: &UsageQuery,
-        feature: Feature,
-        need: Need,
+        scope: Scope,
     ) -> Result<(Narrowed, Vec<Region>), AppError> {
         let tz = time_zone(&query.tz);
         let keep = self.accounts.config.usage_retention;
@@ -318,8 +332,14 @@ impl UsageService {
             .await
             .or_internal("read regions")?;
         let regions = catalog.regions.clone();
-        let visible = visible_regions(&actor.access, feature, need, &regions);
+        let visible = match scope {
+            Scope::Organization(feature, need) => {
+                visible_regions(&actor.access, feature, need, &regions)
+            }
+            Scope::Own => None,
+        };
         let user_id = match query.member.as_str() {
+            _ if scope == Scope::Own => Some(actor.user_id),
             "" => None,
             m => match m.parse::<i64>() {
                 Ok(id) => Some(id),
@@ -396,8 +416,7 @@ impl UsageService {
                 &mut conn,
                 actor,
                 &query,
-                Feature::UsageReports,
-                Need::Download,
+                Scope::Organization(Feature::UsageReports, Need::Download),
             )
             .await?;
         let org_name = crate::db::roles::org_name(&mut conn, actor.org_id)
@@ -570,10 +589,14 @@ async fn stream_csv(
     }
 }
 
-#[async_trait::async_trait]
-impl Usage for UsageService {
-    async fn report(&self, actor: &Actor, query: UsageQuery) -> Result<UsageReport, AppError> {
-        actor.meets(Requirement::feature(Feature::Analytics, Level::View))?;
+impl UsageService {
+    /// The figures of `query` in `scope`; the caller has checked the actor's right to them.
+    async fn report_in(
+        &self,
+        actor: &Actor,
+        query: UsageQuery,
+        scope: Scope,
+    ) -> Result<UsageReport, AppError> {
         let mut conn = self
             .accounts
             .store
@@ -581,15 +604,7 @@ impl Usage for UsageService {
             .acquire()
             .await
             .or_internal("acquire")?;
-        let (n, regions) = self
-            .narrow(
-                &mut conn,
-                actor,
-                &query,
-                Feature::Analytics,
-                Level::View.into(),
-            )
-            .await?;
+        let (n, regions) = self.narrow(&mut conn, actor, &query, scope).await?;
         let series = store::series(&mut conn, &n.filter)
             .await
             .or_internal("read usage series")?;
@@ -719,12 +734,12 @@ impl Usage for UsageService {
         let features = slices(&|c| feature_label(&c.feature));
         let region_slices = slices(&|c| region_label(&c.region, &regions));
         let outcomes = slices(&|c| outcome_label(&c.outcome).to_owned());
-        let visible = visible_regions(
-            &actor.access,
-            Feature::Analytics,
-            Level::View.into(),
-            &regions,
-        );
+        let visible = match scope {
+            Scope::Organization(feature, need) => {
+                visible_regions(&actor.access, feature, need, &regions)
+            }
+            Scope::Own => None,
+        };
         Ok(UsageReport {
             range_label: n.plan.range_label.clone(),
             tz: n.tz.name().to_owned(),
@@ -758,6 +773,211 @@ impl Usage for UsageService {
             can_download: actor
                 .meets(Requirement::Feature(Feature::UsageReports, Need::Download))
                 .is_ok(),
+        })
+    }
+}
+
+/// The days `from` to `to` (both included) as a custom range.
+fn days_query(from: NaiveDate, to: NaiveDate, tz: &str) -> UsageQuery {
+    UsageQuery {
+        range: CUSTOM_RANGE.into(),
+        from: from.format("%Y-%m-%d").to_string(),
+        to: to.format("%Y-%m-%d").to_string(),
+        tz: tz.into(),
+        ..Default::default()
+    }
+}
+
+/// An audit action code as words: "usage.report_downloaded" → "Usage: report downloaded".
+fn action_words(code: &str) -> String {
+    let (area, what) = code.split_once('.').unwrap_or(("", code));
+    let what = what.replace('_', " ");
+    let mut area = area.replace('_', " ");
+    if let Some(first) = area.get(..1) {
+        area = format!("{}{}", first.to_uppercase(), &area[1..]);
+    }
+    let area = area.replace("Api ", "API ");
+    if area.is_empty() {
+        what
+    } else {
+        format!("{area}: {what}")
+    }
+}
+
+#[async_trait::async_trait]
+impl Usage for UsageService {
+    async fn report(&self, actor: &Actor, query: UsageQuery) -> Result<UsageReport, AppError> {
+        actor.meets(Requirement::feature(Feature::Analytics, Level::View))?;
+        let scope = Scope::Organization(Feature::Analytics, Level::View.into());
+        self.report_in(actor, query, scope).await
+    }
+
+    async fn own(&self, actor: &Actor, tz: String) -> Result<OwnUsage, AppError> {
+        actor.meets(Requirement::Member)?;
+        let today = at_minute(self.now() / MINUTE)
+            .with_timezone(&time_zone(&tz))
+            .date_naive();
+        let query = days_query(today - Duration::days(29), today, &tz);
+        let report = self.report_in(actor, query, Scope::Own).await?;
+        let me = report.members.into_iter().next();
+        Ok(OwnUsage {
+            calls: report.calls,
+            denied: report.denied,
+            top_feature: me
+                .as_ref()
+                .map(|m| m.top_feature.clone())
+                .unwrap_or_default(),
+            last_call: me.map(|m| m.last_call).unwrap_or_default(),
+            user_id: actor.user_id,
+        })
+    }
+
+    async fn dashboard(&self, actor: &Actor, tz: String) -> Result<Dashboard, AppError> {
+        actor.meets(Requirement::Member)?;
+        let sees = |f| can(&actor.access, f, Level::View, None);
+        let now = self.now();
+        let org = actor.org_id;
+        let mut conn = self
+            .accounts
+            .store
+            .pool
+            .acquire()
+            .await
+            .or_internal("acquire")?;
+        let team_view = sees(Feature::TeamManagement);
+        let seats = if team_view || sees(Feature::Billing) {
+            Some(
+                crate::db::team::seats(&mut conn, org, now)
+                    .await
+                    .or_internal("count seats")?,
+            )
+        } else {
+            None
+        };
+        let pending = if team_view {
+            let (count, soon): (i64, i64) = sqlx::query_as(
+                "select count(*), coalesce(sum(case when expires_at <= $3 then 1 else 0 end), 0) \
+                 from invitations where org_id = $1 and status = 'pending' and expires_at > $2",
+            )
+            .bind(org)
+            .bind(now)
+            .bind(now + 7 * crate::clock::DAY)
+            .fetch_one(&mut *conn)
+            .await
+            .or_internal("count invitations")?;
+            Some(Pending {
+                count,
+                expiring_this_week: soon,
+            })
+        } else {
+            None
+        };
+        let audit = if sees(Feature::AuditLogs) {
+            let rows: Vec<(
+                String,
+                Option<String>,
+                i64,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            )> = sqlx::query_as(
+                "select a.action, a.target, a.created_at, u.first_name, u.last_name, u.email \
+                     from audit_log a left join users u on u.id = a.actor_user_id \
+                     where a.org_id = $1 order by a.created_at desc, a.id desc limit 5",
+            )
+            .bind(org)
+            .fetch_all(&mut *conn)
+            .await
+            .or_internal("read audit log")?;
+            let zone = time_zone(&tz);
+            Some(
+                rows.into_iter()
+                    .map(|(action, target, at, first, last, email)| {
+                        let who =
+                            format!("{} {}", first.unwrap_or_default(), last.unwrap_or_default());
+                        AuditLine {
+                            when: at_minute(at / MINUTE)
+                                .with_timezone(&zone)
+                                .format("%a %-d %b, %H:%M")
+                                .to_string(),
+                            who: match who.trim() {
+                                "" => email.unwrap_or_else(|| "Roster".into()),
+                                w => w.to_owned(),
+                            },
+                            action: action_words(&action),
+                            target: target.unwrap_or_default(),
+                        }
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        let checklist = if can(&actor.access, Feature::TeamManagement, Level::Edit, None) {
+            let (invited, roles, called): (i64, i64, i64) = sqlx::query_as(
+                "select \
+                 (select count(*) from invitations where org_id = $1) \
+                   + (select count(*) from memberships where org_id = $1 and user_id <> $2), \
+                 (select count(*) from roles where org_id = $1), \
+                 (select count(*) from (select 1 from gateway_usage where org_id = $1 limit 1) g) \
+                   + (select count(*) from (select 1 from usage_hourly where org_id = $1 limit 1) h)",
+            )
+            .bind(org)
+            .bind(actor.user_id)
+            .fetch_one(&mut *conn)
+            .await
+            .or_internal("read the checklist")?;
+            let steps = vec![
+                Step {
+                    label: "Invite someone to your organization".into(),
+                    done: invited > 0,
+                    href: "/team".into(),
+                },
+                Step {
+                    label: "Create a role with the rights a job needs".into(),
+                    done: roles > 0,
+                    href: "/roles".into(),
+                },
+                Step {
+                    label: "Make a first API call with your key".into(),
+                    done: called > 0,
+                    href: "/profile".into(),
+                },
+            ];
+            if steps.iter().all(|s| s.done) {
+                Vec::new()
+            } else {
+                steps
+            }
+        } else {
+            Vec::new()
+        };
+        drop(conn);
+        let week = if sees(Feature::Analytics) {
+            let query = UsageQuery {
+                range: WEEK_BY_DAY.into(),
+                tz: tz.clone(),
+                ..Default::default()
+            };
+            let scope = Scope::Organization(Feature::Analytics, Level::View.into());
+            let report = self.report_in(actor, query, scope).await?;
+            Some(Week {
+                today: report.points.last().map_or(0, |p| p.allowed + p.denied),
+                calls: report.calls,
+                denied_share: share(report.denied, report.calls),
+                days: report.points,
+                top: report.members.into_iter().take(5).collect(),
+            })
+        } else {
+            None
+        };
+        Ok(Dashboard {
+            seats,
+            pending,
+            week,
+            audit,
+            checklist,
+            own: self.own(actor, tz).await?,
         })
     }
 }
@@ -904,6 +1124,16 @@ mod tests {
                 .starts_with("Usage is kept for 730 days")
         );
         assert_eq!(errors(query("1y", "", ""))[0].0, "range");
+    }
+
+    #[test]
+    fn audit_actions_read_as_words() {
+        assert_eq!(
+            action_words("usage.report_downloaded"),
+            "Usage: report downloaded"
+        );
+        assert_eq!(action_words("api_key.copied"), "API key: copied");
+        assert_eq!(action_words("plain"), "plain");
     }
 
     #[test]

@@ -439,3 +439,86 @@ on_both!(
         assert_eq!(r.error().as_deref(), Some(PERMISSION_DENIED));
     }
 );
+
+on_both!(
+    the_overview_shows_each_part_to_those_who_may_see_it_and_every_member_their_own_calls,
+    |db| {
+        let app = TestApp::new(db).await;
+        let owner = app.member(OWNER).await;
+        let overview = |session: String| {
+            let app = &app;
+            async move {
+                let r = app.post("overview", &[]).session(&session).send().await;
+                assert_eq!(r.error(), None, "{}", r.body);
+                r.json()
+            }
+        };
+        // A new organization: every step of "Get started" is to do.
+        let first = overview(owner.clone()).await;
+        let steps: Vec<bool> = first["checklist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["done"].as_bool().unwrap())
+            .collect();
+        assert_eq!(steps, [false, false, false]);
+        assert_eq!(first["seats"]["used"], 1);
+        assert_eq!(first["pending"]["count"], 0);
+        assert_eq!(first["week"]["calls"], 0);
+        // A member, a role, a pending invitation and calls.
+        app.joined(&owner, MEMBER, "member").await;
+        let none = CustomGrants::uniform(Grid::default(), &default_regions());
+        let r = app.save_role(&owner, None, "Nothing", &none).await;
+        let nothing = r.json().as_i64().unwrap();
+        let blind = app
+            .joined(&owner, "blind@example.com", &format!("custom-{nothing}"))
+            .await;
+        assert_eq!(
+            app.invite(&owner, "later@example.com", "member")
+                .await
+                .error(),
+            None
+        );
+        let key = key_of(&app, MEMBER, None).await;
+        calls(&app, &key, 4, "").await;
+        denied_calls(&app, &key, 1).await;
+        calls(&app, &key_of(&app, "blind@example.com", None).await, 0, "").await;
+        assert!(app.roster.gateway.flush_usage().await);
+        let later = overview(owner.clone()).await;
+        assert_eq!(
+            later["checklist"],
+            serde_json::json!([]),
+            "every step done: {later}"
+        );
+        assert_eq!(later["seats"]["used"], 4);
+        assert_eq!(
+            later["pending"],
+            serde_json::json!({ "count": 1, "expiring_this_week": 1 })
+        );
+        assert_eq!(later["week"]["today"], 5);
+        assert_eq!(later["week"]["calls"], 5);
+        assert_eq!(later["week"]["denied_share"], "20%");
+        assert_eq!(later["week"]["days"].as_array().unwrap().len(), 7);
+        assert_eq!(later["week"]["top"][0]["email"], MEMBER);
+        assert!(later["audit"].as_array().unwrap().len() == 5);
+        assert_eq!(later["own"]["calls"], 0);
+        // A role without the rights sees none of the organization's figures, only its own.
+        let theirs = overview(blind.clone()).await;
+        for part in ["seats", "pending", "week", "audit"] {
+            assert_eq!(theirs[part], serde_json::Value::Null, "{part}: {theirs}");
+        }
+        assert_eq!(theirs["checklist"], serde_json::json!([]));
+        // Each member's own calls, on Profile and Overview, whatever their role.
+        let member = app.sign_in(MEMBER, PASSWORD).await.session();
+        let mine = app.post("my_usage", &[]).session(&member).send().await;
+        assert_eq!(mine.error(), None, "{}", mine.body);
+        assert_eq!(mine.json()["calls"], 5);
+        assert_eq!(mine.json()["denied"], 1);
+        assert_eq!(mine.json()["top_feature"], "Products");
+        assert_eq!(overview(member).await["own"]["calls"], 5);
+        let r = app.post("my_usage", &[]).session(&blind).send().await;
+        assert_eq!(r.json()["calls"], 0);
+        // Signed out: nothing.
+        assert_eq!(app.post("overview", &[]).send().await.status, 401);
+    }
+);

@@ -647,6 +647,20 @@ fn Row(
             </ActionMenu>
         }
     });
+    // "Usage": the member's calls, for those who may read them.
+    let usage = (row.kind == RowKind::Member
+        && can(&viewer, Feature::Analytics, Level::View, None))
+    .then(|| {
+        let who = if name.trim().is_empty() {
+            row.email.clone()
+        } else {
+            name.clone()
+        };
+        view! {
+            <a class="btn btn-ghost btn-small" href=format!("/usage?member={}", row.id)
+                aria-label=format!("Usage of {who}")>"Usage"</a>
+        }
+    });
     view! {
         <tr>
             <td data-label="Name">
@@ -664,7 +678,7 @@ fn Row(
             <td data-label="Role">{row.role_name.clone()}</td>
             <td data-label="Status"><span class=status_class>{row.status.label()}</span></td>
             <td data-label="Joined" class="date">{date}</td>
-            <td data-label="Actions" class="actions"><div class="action-list">{primary}{menu}</div></td>
+            <td data-label="Actions" class="actions"><div class="action-list">{primary}{usage}{menu}</div></td>
         </tr>
     }
 }
