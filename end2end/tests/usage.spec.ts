@@ -138,4 +138,11 @@ test("calls made with two members' keys show on the Usage page, per member, and 
   const refused = await veraPage.request.get("/usage/report.csv?range=24h");
   expect(refused.status()).toBe(403);
   expect(await refused.text()).toBe(PERMISSION_DENIED);
+
+  // Live: a new call shows on the open page within seconds, without a reload, and the chart
+  // keeps the focus it had.
+  await veraPage.getByRole("img", { name: /^Calls per hour/ }).focus();
+  expect((await callApi(graceKey)).status).toBe(200);
+  await expect(total(veraPage, "calls")).toHaveText("9", { timeout: 15_000 });
+  await expect(veraPage.locator("#usage-chart")).toBeFocused();
 });

@@ -148,6 +148,7 @@ pub async fn build(
         accounts.clock.clone(),
         keys,
         events.watch.clone(),
+        events.usage_written.clone(),
         config.gateway_calls_per_key_per_minute,
     );
     let state = http::AppState {

@@ -49,6 +49,77 @@ fn browser_time_zone() -> Option<(String, bool)> {
     Some((zone, known))
 }
 
+/// The id of the element that had focus when a live refresh began, for the redrawn figures to
+/// give it back.
+#[cfg(feature = "hydrate")]
+#[derive(Clone, Copy)]
+struct Refocus(StoredValue<String>);
+
+/// Gives focus back to the element that had it before a live refresh redrew the figures
+/// (when focus fell to the page's body meanwhile).
+fn refocus_after_refresh() {
+    #[cfg(feature = "hydrate")]
+    if let Some(Refocus(focused)) = use_context::<Refocus>() {
+        Effect::new(move || {
+            let id = focused.get_value();
+            if id.is_empty() {
+                return;
+            }
+            focused.set_value(String::new());
+            request_animation_frame(move || {
+                use leptos::wasm_bindgen::JsCast;
+                let Some(doc) = window().document() else {
+                    return;
+                };
+                let lost = doc.active_element().is_none_or(|e| e.tag_name() == "BODY");
+                if let Some(el) = doc.get_element_by_id(&id).filter(|_| lost)
+                    && let Ok(el) = el.dyn_into::<web_sys::HtmlElement>()
+                {
+                    let _ = el.focus();
+                }
+            });
+        });
+    }
+}
+
+/// Listens for "usage" (calls were counted) and bumps `live` after a random wait of up to
+/// `LIVE_JITTER_MS`, so the open pages of an organization do not all ask at once; events heard
+/// meanwhile join it. Returns where the id of the element that had focus is kept.
+#[cfg(feature = "hydrate")]
+fn listen_for_usage(live: RwSignal<u32>) -> StoredValue<String> {
+    use leptos::wasm_bindgen::{JsCast, closure::Closure};
+    const LIVE_JITTER_MS: f64 = 2_000.0;
+    let focused = StoredValue::new(String::new());
+    let Ok(source) = web_sys::EventSource::new("/events/usage") else {
+        return focused;
+    };
+    let waiting = std::rc::Rc::new(std::cell::Cell::new(false));
+    let on_usage = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+        if waiting.replace(true) {
+            return;
+        }
+        let waiting = waiting.clone();
+        let wait = (js_sys::Math::random() * LIVE_JITTER_MS) as u64;
+        set_timeout(
+            move || {
+                waiting.set(false);
+                let id = window()
+                    .document()
+                    .and_then(|d| d.active_element())
+                    .map(|e| e.id())
+                    .unwrap_or_default();
+                focused.set_value(id);
+                live.update(|n| *n += 1);
+            },
+            std::time::Duration::from_millis(wait),
+        );
+    });
+    let _ = source.add_event_listener_with_callback("usage", on_usage.as_ref().unchecked_ref());
+    let held = send_wrapper::SendWrapper::new((source, on_usage));
+    on_cleanup(move || held.0.close());
+    focused
+}
+
 #[component]
 fn UsageView() -> impl IntoView {
     let params = use_query_map();
@@ -61,13 +132,17 @@ fn UsageView() -> impl IntoView {
             tz.set(zone);
         }
     });
+    // Bumped when the server says calls were counted (`/events/usage`).
+    let live = RwSignal::new(0_u32);
     let data = Resource::new(
-        move || (query.get(), tz.get()),
-        |(mut q, tz)| {
+        move || (query.get(), tz.get(), live.get()),
+        |(mut q, tz, _)| {
             q.tz = tz;
             usage_overview(q)
         },
     );
+    #[cfg(feature = "hydrate")]
+    provide_context(Refocus(listen_for_usage(live)));
     let navigate = StoredValue::new(use_navigate());
     let go = move |href: String| {
         navigate.with_value(|n| {
@@ -121,6 +196,7 @@ fn Report(
     q: UsageQuery,
     go: impl Fn(String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    refocus_after_refresh();
     let download = report
         .can_download
         .then(|| format!("/usage/report.csv?{}", q.query_string(&[])));
@@ -152,7 +228,7 @@ fn Report(
             </div>
             {download.map(|href| view! {
                 <div class="header-actions">
-                    <a class="btn btn-secondary" href=href download="">"Download Report"</a>
+                    <a class="btn btn-secondary" id="usage-download" href=href download="">"Download Report"</a>
                 </div>
             })}
         </header>
@@ -401,7 +477,7 @@ fn Chart(points: Vec<Point>, hourly: bool) -> impl IntoView {
             </div>
             <div class="chart-frame">
                 <p class="chart-top" aria-hidden="true">{top}</p>
-                <svg class="chart" viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none"
+                <svg class="chart" id="usage-chart" viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none"
                     role="img" tabindex="0" aria-label=format!("{title}, up to {top} calls in a bar. Use the arrow keys for each bar's figures, or open the table below.")
                     aria-describedby="chart-readout"
                     on:keydown=keys on:focus=move |_| if focused.get_untracked().is_none() { focused.set(Some(n - 1)) }
@@ -464,7 +540,7 @@ fn MemberTable(
         view! {
             <th scope="col" class:num=key == "calls" || key == "denied"
                 aria-sort=if active { if key == "name" { "ascending" } else { "descending" } } else { "none" }>
-                <A href=href attr:class="sort">{label}<span class="sort-mark" aria-hidden="true">{if active { "▼" } else { "" }}</span></A>
+                <A href=href attr:class="sort" attr:id=format!("usage-sort-{key}")>{label}<span class="sort-mark" aria-hidden="true">{if active { "▼" } else { "" }}</span></A>
             </th>
         }
     };
@@ -486,7 +562,7 @@ fn MemberTable(
                         view! {
                             <tr>
                                 <td data-label="Member">
-                                    <A href=href attr:class="member-link">{m.name}</A>
+                                    <A href=href attr:class="member-link" attr:id=format!("usage-member-{}", m.user_id)>{m.name}</A>
                                     <span class="cell-sub email">{m.email}</span>
                                 </td>
                                 <td class="num" data-label="Calls">{m.calls}</td>

@@ -22,6 +22,18 @@ use tokio::sync::{broadcast, watch};
 const CHANNEL: &str = "roster_events";
 /// The payload of a key issued: this prefix and the key's short lookup hash in hex.
 const KEY_ISSUED: &str = "key:";
+/// The payload of usage counts written: this prefix and the organization's id.
+const USAGE_WRITTEN: &str = "usage:";
+
+/// Tells every instance, at commit, that counts of `org_id` were written (PostgreSQL).
+pub async fn notify_usage(conn: &mut Conn, org_id: i64) -> sqlx::Result<()> {
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(format!("{USAGE_WRITTEN}{org_id}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
 
 /// A change to the team of one organization, which made its team `version`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +50,8 @@ pub struct Events {
     pub watch: Arc<Watch>,
     /// The changes as open pages hear of them: coalesced per organization.
     feeds: feeds::Feeds,
+    /// Usage counts written, per organization, for open Usage pages.
+    pub usage_written: Arc<crate::gateway::usage::Written>,
     store: Store,
     /// Set when the server begins to shut down, so open streams end and let it finish.
     stopping: Arc<watch::Sender<bool>>,
@@ -56,6 +70,7 @@ impl Events {
         };
         know_stored_keys(store, &watch).await?;
         let feeds = feeds::Feeds::default();
+        let usage_written = Arc::new(crate::gateway::usage::Written::default());
         tokio::spawn(feeds.clone().run(local.subscribe()));
         if let Some(listener) = listener {
             let hub = Hub {
@@ -64,6 +79,7 @@ impl Events {
                 local: local.clone(),
                 watch: watch.clone(),
                 feeds: feeds.clone(),
+                usage_written: usage_written.clone(),
             };
             tokio::spawn(hub.forward(listener));
         }
@@ -72,6 +88,7 @@ impl Events {
             local,
             watch,
             feeds,
+            usage_written,
             store: store.clone(),
             stopping: Arc::new(watch::channel(false).0),
         })
@@ -172,6 +189,7 @@ struct Hub {
     local: broadcast::Sender<TeamChanged>,
     watch: Arc<Watch>,
     feeds: feeds::Feeds,
+    usage_written: Arc<crate::gateway::usage::Written>,
 }
 
 impl Hub {
@@ -196,6 +214,10 @@ impl Hub {
     fn deliver(&self, payload: &str) {
         if let Some(hash) = payload.strip_prefix(KEY_ISSUED) {
             self.watch.key_issued(hash);
+        } else if let Some(org) = payload.strip_prefix(USAGE_WRITTEN) {
+            if let Ok(org_id) = org.parse() {
+                self.usage_written.wrote(org_id);
+            }
         } else {
             // "org:version"; an instance of an earlier release sends the org alone.
             let (org, version) = payload.split_once(':').unwrap_or((payload, ""));

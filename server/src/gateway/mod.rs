@@ -181,6 +181,7 @@ impl Gateway {
         clock: Clock,
         keys: Arc<Keys>,
         watch: Arc<Watch>,
+        written: Arc<usage::Written>,
         per_key_per_minute: Option<u32>,
     ) -> Self {
         let cache = moka::future::Cache::builder()
@@ -194,7 +195,7 @@ impl Gateway {
             watch,
             cache,
             reads: Arc::default(),
-            usage: Arc::default(),
+            usage: Arc::new(usage::Usage::telling(written)),
             limiter: per_key_per_minute
                 .and_then(NonZeroU32::new)
                 .map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(n)))),

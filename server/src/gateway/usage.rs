@@ -44,12 +44,50 @@ pub struct Counted {
     pub minute: i64,
 }
 
+/// Per organization, a number that moves each time its counts are written, here or (on
+/// PostgreSQL, told by `NOTIFY`) by another instance: open Usage pages refresh on it. An
+/// organization is held only while someone listens.
+#[derive(Default)]
+pub struct Written(Mutex<HashMap<i64, tokio::sync::watch::Sender<u64>>>);
+
+impl Written {
+    pub fn subscribe(&self, org_id: i64) -> tokio::sync::watch::Receiver<u64> {
+        let mut orgs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        orgs.entry(org_id)
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Counts of `org_id` were written.
+    pub fn wrote(&self, org_id: i64) {
+        let mut orgs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = orgs.get(&org_id) {
+            if tx.receiver_count() == 0 {
+                orgs.remove(&org_id);
+            } else {
+                tx.send_modify(|n| *n += 1);
+            }
+        }
+    }
+}
+
 /// Counts taken out of memory together, written under one id.
 struct Batch {
     id: String,
     counts: Vec<(Counted, u64)>,
     /// The latest check per key.
     last_used: Vec<(i64, Millis)>,
+}
+
+impl Batch {
+    /// The organizations it counts for.
+    fn orgs(&self) -> std::collections::BTreeSet<i64> {
+        self.counts
+            .iter()
+            .map(|(c, _)| c.org_id)
+            .filter(|o| *o != 0)
+            .collect()
+    }
 }
 
 #[derive(Default)]
@@ -71,6 +109,8 @@ pub struct Usage {
     checks: [AtomicU64; OUTCOMES.len()],
     pub batches_written: AtomicU64,
     pub batches_failed: AtomicU64,
+    /// Told of each organization whose counts were written.
+    pub written: std::sync::Arc<Written>,
 }
 
 impl Default for Usage {
@@ -86,11 +126,20 @@ impl Default for Usage {
             checks: Default::default(),
             batches_written: AtomicU64::new(0),
             batches_failed: AtomicU64::new(0),
+            written: std::sync::Arc::default(),
         }
     }
 }
 
 impl Usage {
+    /// Counts that tell `written` of each organization whose counts it writes.
+    pub fn telling(written: std::sync::Arc<Written>) -> Self {
+        Self {
+            written,
+            ..Self::default()
+        }
+    }
+
     /// Counts one check made at `now`.
     pub fn record(&self, counted: Counted, now: Millis) {
         let (key_id, counted_outcome) = (counted.key_id, counted.outcome);
@@ -136,6 +185,9 @@ impl Usage {
         while let Some(batch) = unwritten.front() {
             match write(store, batch, now).await {
                 Ok(()) => {
+                    for org_id in batch.orgs() {
+                        self.written.wrote(org_id);
+                    }
                     unwritten.pop_front();
                     self.batches_written.fetch_add(1, Relaxed);
                 }
@@ -170,6 +222,12 @@ async fn write(store: &Store, batch: &Batch, now: Millis) -> sqlx::Result<()> {
     if first.is_none() {
         // Written before: its commit went through and only the answer was lost.
         return tx.commit().await;
+    }
+    // Other instances' open Usage pages hear of it at commit.
+    if store.backend == db::Backend::Postgres {
+        for org_id in batch.orgs() {
+            crate::events::notify_usage(&mut tx, org_id).await?;
+        }
     }
     // Counts of minutes the roll-up has passed (a batch written late) go where readers of
     // those minutes look: the hourly table, and the daily one too before its watermark.

@@ -66,3 +66,51 @@ pub async fn events(
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
+
+/// Analytics: View, like the Usage page.
+pub const USAGE_REQUIREMENT: Requirement = Requirement::feature(Feature::Analytics, Level::View);
+/// The least time between two "usage" events of one stream: while calls arrive, an open
+/// Usage page reads its figures again at most this often.
+pub const USAGE_EVERY: Duration = Duration::from_secs(5);
+
+/// `GET /events/usage`: "usage" each time the organization's gateway counts were written (at
+/// most one every `USAGE_EVERY`), for open Usage pages to read their figures again. It ends
+/// once the session no longer may see usage.
+pub async fn usage_events(
+    State(state): State<AppState>,
+    Extension(meta): Extension<RequestMeta>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, StatusCode> {
+    let token = meta.session_token.ok_or(StatusCode::UNAUTHORIZED)?;
+    let actor = meta.actor.ok_or(StatusCode::UNAUTHORIZED)?;
+    if actor.meets(USAGE_REQUIREMENT).is_err() {
+        return Err(StatusCode::FORBIDDEN);
+    }
+    let org_id = actor.org_id;
+    let written = state.events.usage_written.subscribe(org_id);
+    let accounts = state.services.accounts.clone();
+    let events = state.events.clone();
+    let stream = futures::stream::unfold((written, false), move |(mut written, sent)| {
+        let (accounts, token, events) = (accounts.clone(), token.clone(), events.clone());
+        async move {
+            if sent {
+                tokio::select! {
+                    () = events.stopped() => return None,
+                    () = tokio::time::sleep(USAGE_EVERY) => {}
+                }
+            }
+            tokio::select! {
+                () = events.stopped() => return None,
+                changed = written.changed() => changed.ok()?,
+            }
+            let writes = *written.borrow_and_update();
+            match accounts.authenticate(&token).await {
+                Ok(Some(a)) if a.org_id == org_id && a.meets(USAGE_REQUIREMENT).is_ok() => {}
+                _ => return None,
+            }
+            // Browsers drop an event without data: it carries the writes heard so far.
+            let event = Event::default().event("usage").data(writes.to_string());
+            Some((Ok(event), (written, true)))
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -47,6 +47,11 @@ pub fn extra_routes() -> Vec<(&'static str, Requirement, MethodRouter<AppState>)
     vec![
         ("/healthz", Requirement::Public, get(health)),
         ("/events", live::REQUIREMENT, get(live::events)),
+        (
+            "/events/usage",
+            live::USAGE_REQUIREMENT,
+            get(live::usage_events),
+        ),
         (GATEWAY_CHECK, Requirement::Public, gateway::route()),
         ("/metrics", Requirement::Public, get(gateway::metrics)),
         ("/usage/report.csv", usage::REQUIREMENT, get(usage::report)),

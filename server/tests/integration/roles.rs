@@ -87,7 +87,18 @@ fn every_server_function_and_route_declares_what_it_needs() {
         .into_iter()
         .map(|(p, _, _)| p)
         .collect();
-    assert_eq!(extra, ["/healthz", "/events", "/gateway/check", "/metrics"]);
+    assert_eq!(
+        extra,
+        [
+            "/healthz",
+            "/events",
+            "/events/usage",
+            "/gateway/check",
+            "/metrics",
+            "/usage/report.csv",
+            "/help/gateway"
+        ]
+    );
 }
 
 on_both!(an_undeclared_server_function_path_is_refused, |db| {

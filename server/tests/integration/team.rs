@@ -1176,8 +1176,17 @@ on_both!(a_role_change_is_emailed_to_the_member, |db| {
 
 /// `GET /events` as `session`, answered by the real router (the stream left open).
 async fn open_events(app: &TestApp, session: &str) -> axum::response::Response {
+    open_stream(app, "/events", session).await
+}
+
+/// An event stream at `path` as `session`, answered by the real router (left open).
+pub(crate) async fn open_stream(
+    app: &TestApp,
+    path: &str,
+    session: &str,
+) -> axum::response::Response {
     let mut req = axum::http::Request::builder()
-        .uri("/events")
+        .uri(path)
         .header("host", "roster.test:3000")
         .header("cookie", format!("{}={session}", app.cookie_name()))
         .body(axum::body::Body::empty())

@@ -522,3 +522,50 @@ on_both!(
         assert_eq!(app.post("overview", &[]).send().await.status, 401);
     }
 );
+
+on_both!(
+    open_usage_pages_hear_when_their_organizations_calls_are_counted,
+    |db| {
+        use http_body_util::BodyExt;
+        use std::time::Duration;
+        let app = TestApp::new(db).await;
+        let owner = app.member(OWNER).await;
+        app.member("grace@example.com").await;
+        let none = CustomGrants::uniform(Grid::default(), &default_regions());
+        let r = app.save_role(&owner, None, "Nothing", &none).await;
+        let nothing = r.json().as_i64().unwrap();
+        let blind = app
+            .joined(&owner, "blind@example.com", &format!("custom-{nothing}"))
+            .await;
+        let refused = crate::team::open_stream(&app, "/events/usage", &blind).await;
+        assert_eq!(refused.status(), 403);
+        assert_eq!(app.get("/events/usage").send().await.status, 401);
+        let res = crate::team::open_stream(&app, "/events/usage", &owner).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        let mut body = res.into_body();
+        let quiet = tokio::time::timeout(Duration::from_millis(200), body.frame()).await;
+        assert!(quiet.is_err(), "nothing until calls are counted");
+        // Another organization's calls are not announced here.
+        calls(&app, &key_of(&app, "grace@example.com", None).await, 2, "").await;
+        assert!(app.roster.gateway.flush_usage().await);
+        let quiet = tokio::time::timeout(Duration::from_millis(300), body.frame()).await;
+        assert!(quiet.is_err(), "another organization's calls");
+        // This one's are, once written.
+        let key = key_of(&app, OWNER, None).await;
+        calls(&app, &key, 1, "").await;
+        assert!(app.roster.gateway.flush_usage().await);
+        let event = tokio::time::timeout(Duration::from_secs(2), body.frame())
+            .await
+            .expect("an event once counts are written")
+            .unwrap()
+            .unwrap();
+        let event = String::from_utf8(event.into_data().unwrap().to_vec()).unwrap();
+        assert!(event.starts_with("event: usage"), "{event}");
+        // The next one waits: at most one every few seconds.
+        calls(&app, &key, 1, "").await;
+        assert!(app.roster.gateway.flush_usage().await);
+        let held = tokio::time::timeout(Duration::from_millis(1_000), body.frame()).await;
+        assert!(held.is_err(), "a second event within a second");
+    }
+);
