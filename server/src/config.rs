@@ -197,7 +197,8 @@ impl Config {
                 minutes: keep("USAGE_MINUTES_KEEP_HOURS", 48, 2, 24 * 366, HOUR)?,
                 // The Usage page charts the last 7 days by the hour.
                 hourly: keep("USAGE_HOURLY_KEEP_DAYS", 90, 8, 3_660, DAY)?,
-                daily: keep("USAGE_DAILY_KEEP_DAYS", 730, 8, 36_600, DAY)?,
+                // Overview and Profile show the last 30 days, the Usage page up to 90.
+                daily: keep("USAGE_DAILY_KEEP_DAYS", 730, 90, 36_600, DAY)?,
             };
             if retention.daily < retention.hourly {
                 return Err(ConfigError::Invalid {

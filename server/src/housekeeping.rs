@@ -102,8 +102,20 @@ impl Housekeeping {
     }
 
     /// Rolls the gateway's counts up by hour and by day and applies their retention.
+    /// A step at a time (each its own transaction), until every finished hour is rolled up.
     pub async fn roll_up_usage(&self) -> sqlx::Result<RolledUp> {
-        crate::db::usage::roll_up(&self.store, self.clock.now(), self.usage_retention).await
+        let mut total = RolledUp::default();
+        loop {
+            let step =
+                crate::db::usage::roll_up(&self.store, self.clock.now(), self.usage_retention)
+                    .await?;
+            total.hours += step.hours;
+            total.days += step.days;
+            total.deleted += step.deleted;
+            if !step.more {
+                return Ok(total);
+            }
+        }
     }
 
     /// Rolls usage up and sweeps every ten minutes until the process ends.

@@ -75,6 +75,7 @@ pub struct Roster {
     pub accounts: services::AccountService,
     pub team: services::TeamService,
     pub org: services::OrgService,
+    pub usage: services::UsageService,
     pub events: events::Events,
     pub gateway: gateway::Gateway,
     pub store: Store,
@@ -140,9 +141,7 @@ pub async fn build(
         events: events.clone(),
     };
     let org = services::OrgService { team: team.clone() };
-    let usage = services::UsageService {
-        accounts: accounts.clone(),
-    };
+    let usage = services::UsageService::new(accounts.clone());
     let gateway = gateway::Gateway::new(
         store.clone(),
         accounts.clock.clone(),
@@ -163,7 +162,7 @@ pub async fn build(
         config,
         events: events.clone(),
         gateway: gateway.clone(),
-        usage,
+        usage: usage.clone(),
     };
     Ok(Roster {
         router: http::router(state),
@@ -172,6 +171,7 @@ pub async fn build(
         accounts,
         team,
         org,
+        usage,
         events,
         gateway,
         store,

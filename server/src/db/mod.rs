@@ -125,6 +125,19 @@ impl Store {
         }
     }
 
+    /// A read-only transaction whose statements all see the database as it was at its first
+    /// read (SQLite's WAL keeps that snapshot; PostgreSQL needs REPEATABLE READ for it).
+    pub async fn snapshot(&self) -> Result<Tx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin().await,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("begin transaction isolation level repeatable read read only")
+                    .await
+            }
+        }
+    }
+
     /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),
     /// so a transaction that reads before it writes waits for the busy timeout instead of failing.
     pub async fn write(&self) -> Result<Tx, sqlx::Error> {

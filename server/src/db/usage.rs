@@ -61,16 +61,37 @@ pub struct RolledUp {
     pub hours: i64,
     pub days: i64,
     pub deleted: u64,
+    /// Finished hours are left for the next step.
+    pub more: bool,
 }
 
-/// Rolls every finished hour's minute counts into hourly rows and every finished day's
-/// hourly rows into daily ones, then deletes what the retention no longer keeps (and never
-/// anything not yet rolled up). One transaction.
+/// The most one roll-up step covers: a week of minutes.
+const STEP_MINUTES: i64 = 7 * DAY_MINUTES;
+
+/// Rolls finished hours' minute counts (a week of them at most) into hourly rows and every
+/// finished day's hourly rows into daily ones, then deletes what the retention no longer keeps
+/// (and never anything not yet rolled up). One transaction; `more` says another step has work.
 pub async fn roll_up(store: &Store, now: Millis, keep: Retention) -> sqlx::Result<RolledUp> {
     let now_minute = now.div_euclid(crate::clock::MINUTE);
     let mut tx = store.write().await?;
     let w = lock_watermarks(&mut tx).await?;
-    let hourly_through = (now_minute - now_minute.rem_euclid(HOUR_MINUTES)).max(w.hourly_through);
+    // Where this step starts: the watermark, or the first minute counted (the first run).
+    let from = if w.hourly_through > 0 {
+        w.hourly_through
+    } else {
+        let first: Option<i64> = sqlx::query_scalar("select min(minute) from gateway_usage")
+            .fetch_one(&mut *tx)
+            .await?;
+        first.map_or(0, |m| m - m.rem_euclid(HOUR_MINUTES))
+    };
+    let this_hour = now_minute - now_minute.rem_euclid(HOUR_MINUTES);
+    // A step at most, so no transaction holds the writers for long.
+    let hourly_through = if from == 0 {
+        this_hour
+    } else {
+        this_hour.min(from + STEP_MINUTES)
+    }
+    .max(w.hourly_through);
     let daily_through =
         (hourly_through - hourly_through.rem_euclid(DAY_MINUTES)).max(w.daily_through);
     let mut done = RolledUp::default();
@@ -85,11 +106,12 @@ pub async fn roll_up(store: &Store, now: Millis, keep: Retention) -> sqlx::Resul
              on conflict (org_id, hour_start, user_id, feature, region, outcome) \
              do update set calls = usage_hourly.calls + excluded.calls",
         )
-        .bind(w.hourly_through)
+        .bind(from)
         .bind(hourly_through)
         .execute(&mut *tx)
         .await?;
-        done.hours = (hourly_through - w.hourly_through) / HOUR_MINUTES;
+        done.hours = (hourly_through - from.max(w.hourly_through)) / HOUR_MINUTES;
+        done.more = hourly_through < this_hour;
     }
     if daily_through > w.daily_through {
         sqlx::query(

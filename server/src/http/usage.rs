@@ -32,6 +32,16 @@ pub async fn report(
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    // Started from another site (a link or a form there), a download is refused: it writes
+    // an audit row and reads much. The browser says so in `Sec-Fetch-Site`; typed addresses
+    // and bookmarks say "none".
+    let site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    if !matches!(site, "same-origin" | "none") {
+        return refusal(StatusCode::FORBIDDEN, AppError::Forbidden.to_string());
+    }
     let Some(actor) = meta.actor else {
         return refusal(StatusCode::UNAUTHORIZED, AppError::Unauthorized.to_string());
     };

@@ -22,6 +22,23 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Clone)]
 pub struct UsageService {
     pub accounts: AccountService,
+    /// Reports being downloaded at once: each holds a database connection while the browser
+    /// reads it, so a few slow readers cannot take every connection.
+    pub downloads: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// Reports downloaded at once, per process.
+pub const DOWNLOADS_AT_ONCE: usize = 2;
+/// How long a download waits for the browser to take a chunk before it gives up.
+const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl UsageService {
+    pub fn new(accounts: AccountService) -> Self {
+        Self {
+            accounts,
+            downloads: std::sync::Arc::new(tokio::sync::Semaphore::new(DOWNLOADS_AT_ONCE)),
+        }
+    }
 }
 
 /// The time buckets a query covers and how they are read.
@@ -409,6 +426,9 @@ impl UsageService {
     /// Starts the usage report's download: records it in the audit log and streams its CSV.
     pub async fn download(&self, actor: &Actor, query: UsageQuery) -> Result<Download, AppError> {
         actor.meets(Requirement::Feature(Feature::UsageReports, Need::Download))?;
+        let Ok(permit) = self.downloads.clone().try_acquire_owned() else {
+            return Err(AppError::Busy);
+        };
         let store = self.accounts.store.clone();
         let mut conn = store.pool.acquire().await.or_internal("acquire")?;
         let (n, _) = self
@@ -423,7 +443,12 @@ impl UsageService {
             .await
             .or_internal("read organization")?;
         drop(conn);
-        let day = |m: i64| at_minute(m).format("%Y-%m-%d").to_string();
+        let day = |m: i64| {
+            at_minute(m)
+                .with_timezone(&n.tz)
+                .format("%Y-%m-%d")
+                .to_string()
+        };
         let file_name = format!(
             "roster-usage-{}-{}-to-{}.csv",
             slug(&org_name),
@@ -459,7 +484,10 @@ impl UsageService {
         let period = if n.plan.hourly { "hour" } else { "day" };
         let (sql, args) = store::report_statement(&n.filter, bucket);
         let (send, body) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(stream_csv(store, sql, args, period, send));
+        tokio::spawn(async move {
+            stream_csv(store, sql, args, period, send).await;
+            drop(permit);
+        });
         Ok(Download { file_name, body })
     }
 }
@@ -574,8 +602,9 @@ async fn stream_csv(
             let full = std::mem::replace(&mut out, csv_writer()).into_inner();
             let full = full.map_err(|e| failed(&e));
             let stop = full.is_err();
-            if send.send(full).await.is_err() || stop {
-                return; // The browser went away, or the chunk failed.
+            let sent = tokio::time::timeout(SEND_WAIT, send.send(full)).await;
+            if !matches!(sent, Ok(Ok(()))) || stop {
+                return; // The browser went away or stopped reading, or the chunk failed.
             }
         }
     }
@@ -597,13 +626,8 @@ impl UsageService {
         query: UsageQuery,
         scope: Scope,
     ) -> Result<UsageReport, AppError> {
-        let mut conn = self
-            .accounts
-            .store
-            .pool
-            .acquire()
-            .await
-            .or_internal("acquire")?;
+        // The bars and the totals from the same moment, whatever is written meanwhile.
+        let mut conn = self.accounts.store.snapshot().await.or_internal("begin")?;
         let (n, regions) = self.narrow(&mut conn, actor, &query, scope).await?;
         let series = store::series(&mut conn, &n.filter)
             .await
@@ -920,7 +944,8 @@ impl Usage for UsageService {
                    + (select count(*) from memberships where org_id = $1 and user_id <> $2), \
                  (select count(*) from roles where org_id = $1), \
                  (select count(*) from (select 1 from gateway_usage where org_id = $1 limit 1) g) \
-                   + (select count(*) from (select 1 from usage_hourly where org_id = $1 limit 1) h)",
+                   + (select count(*) from (select 1 from usage_hourly where org_id = $1 limit 1) h) \
+                   + (select count(*) from (select 1 from usage_daily where org_id = $1 limit 1) d)",
             )
             .bind(org)
             .bind(actor.user_id)

@@ -347,6 +347,28 @@ on_both!(
             .filter(|a| a == "usage.report_downloaded")
             .count();
         assert_eq!(downloads, 2);
+        // Started from another site: refused, and nothing audited.
+        let r = app
+            .get("/usage/report.csv?range=24h")
+            .session(fiona)
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await;
+        assert_eq!(r.status, 403);
+        // At most two downloads at once: a third waits for one to end.
+        let permits: Vec<_> = (0..server::services::usage::DOWNLOADS_AT_ONCE)
+            .map(|_| {
+                app.roster
+                    .usage
+                    .downloads
+                    .clone()
+                    .try_acquire_owned()
+                    .unwrap()
+            })
+            .collect();
+        let r = download(&app, fiona, "range=24h").await;
+        assert_eq!(r.status, 503);
+        drop(permits);
         // Signed out: 401. A bad range: 400 with the field's message, and no audit row.
         let r = app.get("/usage/report.csv").send().await;
         assert_eq!(r.status, 401);
@@ -567,5 +589,65 @@ on_both!(
         assert!(app.roster.gateway.flush_usage().await);
         let held = tokio::time::timeout(Duration::from_millis(1_000), body.frame()).await;
         assert!(held.is_err(), "a second event within a second");
+    }
+);
+
+on_both!(
+    the_first_roll_up_of_weeks_of_counts_goes_a_week_at_a_time_and_changes_no_figure,
+    |db| {
+        let app = TestApp::new(db).await;
+        let owner = app.member(OWNER).await;
+        let org = crate::gateway::org_of(&app, OWNER).await;
+        let user = app.user_id(OWNER).await;
+        // Counts of the last 20 days, one every 5 hours, as a server before roll-ups left them.
+        let now = app.clock.now();
+        for i in 1..=96 {
+            let at = now - i * 5 * HOUR;
+            app.roster.gateway.usage.record(
+                Counted {
+                    org_id: org,
+                    user_id: user,
+                    key_id: 0,
+                    feature: "products",
+                    region: String::new(),
+                    outcome: if i % 4 == 0 {
+                        "rate_limited"
+                    } else {
+                        "allowed"
+                    },
+                    minute: at / MINUTE,
+                },
+                at,
+            );
+        }
+        assert!(app.roster.gateway.flush_usage().await);
+        let views: [&[(&str, &str)]; 3] = [
+            &[("range", "30d")],
+            &[("range", "7d")],
+            &[("range", "30d"), ("outcome", "denied")],
+        ];
+        let mut before = Vec::new();
+        for v in views {
+            before.push(figures(&app, &owner, v).await);
+        }
+        assert_eq!(before[0]["calls"], 96);
+        assert_eq!(before[2]["calls"], 24);
+        let first_step = server::db::usage::roll_up(
+            &app.roster.store,
+            app.clock.now(),
+            server::db::usage::Retention::default(),
+        )
+        .await
+        .unwrap();
+        assert!(first_step.more, "{first_step:?}");
+        assert_eq!(first_step.hours, 7 * 24);
+        for (v, b) in views.iter().zip(&before) {
+            assert_eq!(&figures(&app, &owner, v).await, b, "after one step: {v:?}");
+        }
+        let rest = app.roster.housekeeping.roll_up_usage().await.unwrap();
+        assert!(!rest.more && rest.hours > 7 * 24, "{rest:?}");
+        for (v, b) in views.iter().zip(&before) {
+            assert_eq!(&figures(&app, &owner, v).await, b, "after all: {v:?}");
+        }
     }
 );
