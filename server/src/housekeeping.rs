@@ -25,6 +25,8 @@ pub struct Housekeeping {
     pub clock: Clock,
     pub limits: Arc<Limits>,
     pub usage_retention: Retention,
+    /// Told of roll-ups, so figures read before one are read again.
+    pub usage_written: Arc<crate::gateway::usage::Written>,
 }
 
 /// What one sweep removed, table by table.
@@ -113,6 +115,9 @@ impl Housekeeping {
             total.days += step.days;
             total.deleted += step.deleted;
             if !step.more {
+                if total.hours > 0 || total.days > 0 || total.deleted > 0 {
+                    self.usage_written.rolled_up();
+                }
                 return Ok(total);
             }
         }

@@ -109,6 +109,7 @@ pub async fn build(
         clock: clock.clone(),
         limits: limits.clone(),
         usage_retention: config.usage_retention,
+        usage_written: events.usage_written.clone(),
     };
     let accounts = services::AccountService {
         store: store.clone(),

@@ -45,22 +45,47 @@ pub struct Counted {
 }
 
 /// Per organization, a number that moves each time its counts are written, here or (on
-/// PostgreSQL, told by `NOTIFY`) by another instance: open Usage pages refresh on it. An
-/// organization is held only while someone listens.
+/// PostgreSQL, told by `NOTIFY`) by another instance: open Usage pages refresh on it, and the
+/// figures read before it moved are read again.
 #[derive(Default)]
-pub struct Written(Mutex<HashMap<i64, tokio::sync::watch::Sender<u64>>>);
+pub struct Written {
+    /// Open pages' streams; an organization is held only while someone listens.
+    listeners: Mutex<HashMap<i64, tokio::sync::watch::Sender<u64>>>,
+    /// Writes heard per organization since the start.
+    generations: Mutex<HashMap<i64, u64>>,
+    /// Roll-ups made here: they move counts between tables without changing a figure, but
+    /// figures read before one are read again after it all the same.
+    roll_ups: AtomicU64,
+}
 
 impl Written {
     pub fn subscribe(&self, org_id: i64) -> tokio::sync::watch::Receiver<u64> {
-        let mut orgs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut orgs = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
         orgs.entry(org_id)
             .or_insert_with(|| tokio::sync::watch::channel(0).0)
             .subscribe()
     }
 
+    /// How many writes of `org_id`'s counts (and roll-ups) were heard so far.
+    pub fn generation(&self, org_id: i64) -> u64 {
+        let generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        generations.get(&org_id).copied().unwrap_or(0) + self.roll_ups.load(Relaxed)
+    }
+
+    /// A roll-up moved counts.
+    pub fn rolled_up(&self) {
+        self.roll_ups.fetch_add(1, Relaxed);
+    }
+
     /// Counts of `org_id` were written.
     pub fn wrote(&self, org_id: i64) {
-        let mut orgs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *self
+            .generations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(org_id)
+            .or_default() += 1;
+        let mut orgs = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = orgs.get(&org_id) {
             if tx.receiver_count() == 0 {
                 orgs.remove(&org_id);

@@ -25,6 +25,9 @@ pub struct UsageService {
     /// Reports being downloaded at once: each holds a database connection while the browser
     /// reads it, so a few slow readers cannot take every connection.
     pub downloads: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Figures already read, by what was asked and who may see what, with the organization's
+    /// write generation when they were read: good until its counts are written again.
+    reports: moka::future::Cache<String, (u64, std::sync::Arc<UsageReport>)>,
 }
 
 /// Reports downloaded at once, per process.
@@ -37,6 +40,11 @@ impl UsageService {
         Self {
             accounts,
             downloads: std::sync::Arc::new(tokio::sync::Semaphore::new(DOWNLOADS_AT_ONCE)),
+            // Names shown in the figures may change without a write: a minute at most.
+            reports: moka::future::Cache::builder()
+                .max_capacity(1_000)
+                .time_to_live(std::time::Duration::from_secs(60))
+                .build(),
         }
     }
 }
@@ -629,6 +637,33 @@ impl UsageService {
         // The bars and the totals from the same moment, whatever is written meanwhile.
         let mut conn = self.accounts.store.snapshot().await.or_internal("begin")?;
         let (n, regions) = self.narrow(&mut conn, actor, &query, scope).await?;
+        let visible = match scope {
+            Scope::Organization(feature, need) => {
+                visible_regions(&actor.access, feature, need, &regions)
+            }
+            Scope::Own => None,
+        };
+        let can_download = actor
+            .meets(Requirement::Feature(Feature::UsageReports, Need::Download))
+            .is_ok();
+        // Read again only once the organization's counts were written since (and only while
+        // this instance hears of other instances' writes).
+        let events = &self.accounts.events;
+        let key = format!(
+            "{:?}|{visible:?}|{can_download}|{}|{}|{}",
+            n.filter,
+            n.tz.name(),
+            query.sort,
+            n.plan.range_label
+        );
+        let generation = events.usage_written.generation(actor.org_id);
+        let cacheable = events.watch.listening();
+        if cacheable
+            && let Some((seen, report)) = self.reports.get(&key).await
+            && seen == generation
+        {
+            return Ok((*report).clone());
+        }
         let series = store::series(&mut conn, &n.filter)
             .await
             .or_internal("read usage series")?;
@@ -758,13 +793,7 @@ impl UsageService {
         let features = slices(&|c| feature_label(&c.feature));
         let region_slices = slices(&|c| region_label(&c.region, &regions));
         let outcomes = slices(&|c| outcome_label(&c.outcome).to_owned());
-        let visible = match scope {
-            Scope::Organization(feature, need) => {
-                visible_regions(&actor.access, feature, need, &regions)
-            }
-            Scope::Own => None,
-        };
-        Ok(UsageReport {
+        let report = UsageReport {
             range_label: n.plan.range_label.clone(),
             tz: n.tz.name().to_owned(),
             hourly: n.plan.hourly,
@@ -794,10 +823,13 @@ impl UsageService {
                     label: region_label(&r.code, &regions),
                 })
                 .collect(),
-            can_download: actor
-                .meets(Requirement::Feature(Feature::UsageReports, Need::Download))
-                .is_ok(),
-        })
+            can_download,
+        };
+        if cacheable {
+            let entry = (generation, std::sync::Arc::new(report.clone()));
+            self.reports.insert(key, entry).await;
+        }
+        Ok(report)
     }
 }
 

@@ -640,6 +640,8 @@ on_both!(
         .await
         .unwrap();
         assert!(first_step.more, "{first_step:?}");
+        // As the housekeeping does after a roll-up: figures read before it are read again.
+        app.roster.events.usage_written.rolled_up();
         assert_eq!(first_step.hours, 7 * 24);
         for (v, b) in views.iter().zip(&before) {
             assert_eq!(&figures(&app, &owner, v).await, b, "after one step: {v:?}");
@@ -649,5 +651,38 @@ on_both!(
         for (v, b) in views.iter().zip(&before) {
             assert_eq!(&figures(&app, &owner, v).await, b, "after all: {v:?}");
         }
+    }
+);
+
+on_both!(
+    figures_are_read_again_once_counts_are_written_and_not_before,
+    |db| {
+        let app = TestApp::new(db).await;
+        let owner = app.member(OWNER).await;
+        let key = key_of(&app, OWNER, None).await;
+        calls(&app, &key, 2, "").await;
+        assert!(app.roster.gateway.flush_usage().await);
+        assert_eq!(figures(&app, &owner, &[("range", "24h")]).await["calls"], 2);
+        // A count stored behind Roster's back is not seen: the figures were kept...
+        let org = crate::gateway::org_of(&app, OWNER).await;
+        sqlx::query(
+            "insert into gateway_usage (org_id, minute, user_id, key_id, feature, region, outcome, calls) \
+             values ($1, $2, $3, 0, 'billing', '', 'allowed', 40)",
+        )
+        .bind(org)
+        .bind(START / MINUTE)
+        .bind(app.user_id(OWNER).await)
+        .execute(&app.roster.store.pool)
+        .await
+        .unwrap();
+        assert_eq!(figures(&app, &owner, &[("range", "24h")]).await["calls"], 2);
+        // ...until the organization's counts are written again; another view reads afresh.
+        assert_eq!(figures(&app, &owner, &[("range", "7d")]).await["calls"], 42);
+        calls(&app, &key, 1, "").await;
+        assert!(app.roster.gateway.flush_usage().await);
+        assert_eq!(
+            figures(&app, &owner, &[("range", "24h")]).await["calls"],
+            43
+        );
     }
 );
