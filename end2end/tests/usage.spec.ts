@@ -39,7 +39,6 @@ test("calls made with two members' keys show on the Usage page, per member, and 
   await page.getByRole("link", { name: "Usage", exact: true }).click();
   await expect(page.getByRole("heading", { name: "No API calls in this range" })).toBeVisible();
   await expect(page.getByRole("link", { name: "gateway guide" })).toHaveAttribute("href", "/help/gateway");
-  if (process.env.SHOTS) await page.screenshot({ path: `${process.env.SHOTS}/usage-empty.png`, fullPage: true });
   await expectAccessible(page);
 
   // Calls through nginx with two keys: Grace's five (one refused), the Owner's three.
@@ -70,7 +69,6 @@ test("calls made with two members' keys show on the Usage page, per member, and 
   await page.getByText("Show the figures as a table").click();
   await expect(page.getByRole("table", { name: "Calls per hour" })).toBeVisible();
   await expectAccessible(page);
-  if (process.env.SHOTS) await page.screenshot({ path: `${process.env.SHOTS}/usage.png`, fullPage: true });
 
   // The Overview: today's and this week's calls, the most active members, the seats, and
   // "Get started" still open (no custom role yet).
@@ -82,7 +80,6 @@ test("calls made with two members' keys show on the Usage page, per member, and 
   await expect(page.getByRole("heading", { name: "Get started" })).toBeVisible();
   await expect(page.getByRole("listitem").filter({ hasText: "Make a first API call" })).toContainText("(done)");
   await expectAccessible(page);
-  if (process.env.SHOTS) await page.screenshot({ path: `${process.env.SHOTS}/overview.png`, fullPage: true });
   await page.goto("/usage?range=24h");
   await hydrated(page);
 
@@ -121,7 +118,6 @@ test("calls made with two members' keys show on the Usage page, per member, and 
   await page.getByLabel("To", { exact: true }).fill("2026-01-31");
   await page.getByRole("button", { name: "Apply" }).click();
   await expect(page.locator("#usage-from-msg")).toHaveText("Enter the first day of the range.");
-  if (process.env.SHOTS) await page.screenshot({ path: `${process.env.SHOTS}/usage-error.png`, fullPage: true });
   await expect(page.getByLabel("To", { exact: true })).toHaveValue("2026-01-31");
   await expectAccessible(page);
 
@@ -131,10 +127,6 @@ test("calls made with two members' keys show on the Usage page, per member, and 
   await expect(total(veraPage, "calls")).toHaveText("8");
   await expect(veraPage.getByRole("link", { name: "Download Report" })).toHaveCount(0);
   await expectAccessible(veraPage);
-  if (process.env.SHOTS) {
-    await veraPage.setViewportSize({ width: 390, height: 844 });
-    await veraPage.screenshot({ path: `${process.env.SHOTS}/usage-phone.png`, fullPage: true });
-  }
   const refused = await veraPage.request.get("/usage/report.csv?range=24h");
   expect(refused.status()).toBe(403);
   expect(await refused.text()).toBe(PERMISSION_DENIED);
