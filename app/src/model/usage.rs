@@ -267,8 +267,9 @@ pub struct Dashboard {
     pub own: OwnUsage,
 }
 
-/// The most rows the member table shows (the report has them all).
-pub const MEMBER_ROWS: usize = 200;
+/// The most rows the member table shows, and members the member filter offers (the report
+/// has them all).
+pub const MEMBER_ROWS: usize = 100;
 
 /// `part` of `whole` as a percentage with one decimal ("12.5%").
 pub fn share(part: i64, whole: i64) -> String {

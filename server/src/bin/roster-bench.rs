@@ -50,6 +50,21 @@ enum Command {
         #[arg(long, default_value = "member")]
         prefix: String,
     },
+    /// Stores gateway counts for the first `members` members of `email`'s organization, as
+    /// the roll-up leaves them: a row per member and hour for `hours_days` days (a refused one
+    /// every seventh hour) and a row per member and day for `daily_days` days.
+    SeedUsage {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        members: i64,
+        #[arg(long)]
+        hours_days: i64,
+        #[arg(long)]
+        daily_days: i64,
+    },
     /// Prints `count` well-formed API keys that were never issued, one per line.
     Keys {
         #[arg(long)]
@@ -171,6 +186,92 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await?;
             }
             tx.commit().await?;
+        }
+        Command::SeedUsage {
+            database_url,
+            email,
+            members,
+            hours_days,
+            daily_days,
+        } => {
+            use server::db::usage::{DAY_MINUTES, HOUR_MINUTES};
+            let store = Store::connect(&database_url).await?;
+            store.migrate().await?;
+            let org: i64 = sqlx::query_scalar("select default_org_id from users where email = $1")
+                .bind(&email)
+                .fetch_one(&store.pool)
+                .await?;
+            let users: Vec<i64> = sqlx::query_scalar(
+                "select user_id from memberships where org_id = $1 order by user_id limit $2",
+            )
+            .bind(org)
+            .bind(members)
+            .fetch_all(&store.pool)
+            .await?;
+            let now = Clock::system().now() / 60_000;
+            let this_hour = now - now % HOUR_MINUTES;
+            let today = now - now % DAY_MINUTES;
+            // (table, time column, first bucket, bucket, buckets)
+            let plans = [
+                (
+                    "usage_hourly",
+                    "hour_start",
+                    this_hour - hours_days * DAY_MINUTES,
+                    HOUR_MINUTES,
+                    hours_days * 24,
+                ),
+                (
+                    "usage_daily",
+                    "day_start",
+                    today - daily_days * DAY_MINUTES,
+                    DAY_MINUTES,
+                    daily_days,
+                ),
+            ];
+            for (table, column, first, step, buckets) in plans {
+                let mut rows: Vec<(i64, i64, &str, i64)> = Vec::new();
+                for b in 0..buckets {
+                    let t = first + b * step;
+                    for (i, user) in users.iter().enumerate() {
+                        let calls = 1 + (b + i as i64) % 17;
+                        rows.push((t, *user, "allowed", calls));
+                        if (b + i as i64) % 7 == 0 {
+                            rows.push((t, *user, "insufficient_permission", 1));
+                        }
+                    }
+                }
+                let mut tx = store.write().await?;
+                for chunk in rows.chunks(400) {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|r| {
+                            format!(
+                                "($1, ${}, ${}, 'products', '', ${}, ${})",
+                                r * 4 + 2,
+                                r * 4 + 3,
+                                r * 4 + 4,
+                                r * 4 + 5
+                            )
+                        })
+                        .collect();
+                    let sql = format!(
+                        "insert into {table} (org_id, {column}, user_id, feature, region, outcome, calls) values {}",
+                        values.join(", ")
+                    );
+                    let mut q = sqlx::query(&sql).bind(org);
+                    for (t, user, outcome, calls) in chunk {
+                        q = q.bind(*t).bind(*user).bind(*outcome).bind(*calls);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            sqlx::query(
+                "update usage_rollup set hourly_through = $1, daily_through = $2 where id = 1",
+            )
+            .bind(this_hour)
+            .bind(today)
+            .execute(&store.pool)
+            .await?;
         }
         Command::Keys { count } => {
             for _ in 0..count {

@@ -254,6 +254,7 @@ impl Hub {
                 continue;
             }
             self.watch.everything_changed();
+            self.usage_written.everything_written();
             self.watch.set_listening(true);
             // Open pages may have missed changes too.
             self.feeds.all_changed();

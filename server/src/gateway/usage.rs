@@ -53,9 +53,10 @@ pub struct Written {
     listeners: Mutex<HashMap<i64, tokio::sync::watch::Sender<u64>>>,
     /// Writes heard per organization since the start.
     generations: Mutex<HashMap<i64, u64>>,
-    /// Roll-ups made here: they move counts between tables without changing a figure, but
-    /// figures read before one are read again after it all the same.
-    roll_ups: AtomicU64,
+    /// Roll-ups made here (they move counts between tables without changing a figure, but
+    /// figures read before one are read again after it all the same), and times writes may
+    /// have gone unheard (the PostgreSQL listener reconnected): every organization moves.
+    epoch: AtomicU64,
 }
 
 impl Written {
@@ -69,12 +70,22 @@ impl Written {
     /// How many writes of `org_id`'s counts (and roll-ups) were heard so far.
     pub fn generation(&self, org_id: i64) -> u64 {
         let generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
-        generations.get(&org_id).copied().unwrap_or(0) + self.roll_ups.load(Relaxed)
+        generations.get(&org_id).copied().unwrap_or(0) + self.epoch.load(Relaxed)
     }
 
     /// A roll-up moved counts.
     pub fn rolled_up(&self) {
-        self.roll_ups.fetch_add(1, Relaxed);
+        self.epoch.fetch_add(1, Relaxed);
+    }
+
+    /// Writes may have gone unheard: every organization's figures are read again, and every
+    /// open page is told.
+    pub fn everything_written(&self) {
+        self.epoch.fetch_add(1, Relaxed);
+        let orgs = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        for tx in orgs.values() {
+            tx.send_modify(|n| *n += 1);
+        }
     }
 
     /// Counts of `org_id` were written.

@@ -75,9 +75,23 @@ pub async fn report(
     }
 }
 
-/// The receiver's chunks as a stream for the response body.
+/// The receiver's chunks as a stream for the response body; one that ends before the empty
+/// chunk that says the report is whole ends in an error, so the browser sees the download
+/// fail rather than a file cut short.
 fn tokio_stream(
-    mut body: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+    body: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
-    futures::stream::poll_fn(move |cx| body.poll_recv(cx))
+    futures::stream::unfold((body, false), |(mut body, whole)| async move {
+        if whole {
+            return None;
+        }
+        match body.recv().await {
+            Some(Ok(chunk)) if chunk.is_empty() => Some((Ok(chunk), (body, true))),
+            Some(item) => Some((item, (body, false))),
+            None => Some((
+                Err(std::io::Error::other("the report was cut short")),
+                (body, true),
+            )),
+        }
+    })
 }

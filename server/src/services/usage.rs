@@ -10,9 +10,9 @@ use crate::gateway::usage::OUTCOMES as ALL_OUTCOMES;
 use app::authz::{Access, Feature, Level, Need, Region, Requirement, can};
 use app::error::{AppError, FieldError};
 use app::model::usage::{
-    AuditLine, CUSTOM_RANGE, Choice, DEFAULT_RANGE, Dashboard, MEMBER_ROWS, MemberUsage, OUTCOMES,
-    OwnUsage, Pending, Point, RANGES, Slice, Step, UsageQuery, UsageReport, Week, outcome_label,
-    share,
+    AuditLine, CUSTOM_RANGE, Choice, DEFAULT_RANGE, Dashboard, MEMBER_ROWS, MEMBER_SORTS,
+    MemberUsage, OUTCOMES, OwnUsage, Pending, Point, RANGES, Slice, Step, UsageQuery, UsageReport,
+    Week, outcome_label, share,
 };
 use app::ports::{Actor, Usage};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
@@ -34,6 +34,9 @@ pub struct UsageService {
 pub const DOWNLOADS_AT_ONCE: usize = 2;
 /// How long a download waits for the browser to take a chunk before it gives up.
 const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The longest a download may take in all (a year of 10,000 members' days streams in well
+/// under a minute on loopback).
+const DOWNLOAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl UsageService {
     pub fn new(accounts: AccountService) -> Self {
@@ -41,8 +44,13 @@ impl UsageService {
             accounts,
             downloads: std::sync::Arc::new(tokio::sync::Semaphore::new(DOWNLOADS_AT_ONCE)),
             // Names shown in the figures may change without a write: a minute at most.
+            // Weighed by their rows, about 64 MiB in all.
             reports: moka::future::Cache::builder()
-                .max_capacity(1_000)
+                .weigher(|_, (_, r): &(u64, std::sync::Arc<UsageReport>)| {
+                    let rows = r.points.len() + r.members.len() + r.member_choices.len();
+                    u32::try_from(512 + rows * 160).unwrap_or(u32::MAX)
+                })
+                .max_capacity(64 * 1024 * 1024)
                 .time_to_live(std::time::Duration::from_secs(60))
                 .build(),
         }
@@ -493,14 +501,22 @@ impl UsageService {
         let (sql, args) = store::report_statement(&n.filter, bucket);
         let (send, body) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
-            stream_csv(store, sql, args, period, send).await;
+            let streamed = stream_csv(store, sql, args, period, send);
+            if tokio::time::timeout(DOWNLOAD_DEADLINE, streamed)
+                .await
+                .is_err()
+            {
+                // The body ends without its last (empty) chunk: the browser sees it fail.
+                tracing::warn!("a usage report download passed its deadline and was ended");
+            }
             drop(permit);
         });
         Ok(Download { file_name, body })
     }
 }
 
-/// A download under way: its file name and its bytes as they are read.
+/// A download under way: its file name and its bytes as they are read, ending with an empty
+/// chunk once the report is whole (a stream that ends without it was cut short).
 pub struct Download {
     pub file_name: String,
     pub body: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
@@ -618,7 +634,10 @@ async fn stream_csv(
     }
     match out.into_inner() {
         Ok(rest) => {
-            let _ = send.send(Ok(rest)).await;
+            // The rest, then an empty chunk that says the report is whole.
+            if send.send(Ok(rest)).await.is_ok() {
+                let _ = send.send(Ok(Vec::new())).await;
+            }
         }
         Err(e) => {
             let _ = send.send(Err(failed(&e))).await;
@@ -634,9 +653,18 @@ impl UsageService {
         query: UsageQuery,
         scope: Scope,
     ) -> Result<UsageReport, AppError> {
-        // The bars and the totals from the same moment, whatever is written meanwhile.
-        let mut conn = self.accounts.store.snapshot().await.or_internal("begin")?;
+        // Read first: a write committed from here on makes what is read below older than it.
+        let events = &self.accounts.events;
+        let generation = events.usage_written.generation(actor.org_id);
+        let mut conn = self
+            .accounts
+            .store
+            .pool
+            .acquire()
+            .await
+            .or_internal("acquire")?;
         let (n, regions) = self.narrow(&mut conn, actor, &query, scope).await?;
+        drop(conn);
         let visible = match scope {
             Scope::Organization(feature, need) => {
                 visible_regions(&actor.access, feature, need, &regions)
@@ -648,22 +676,51 @@ impl UsageService {
             .is_ok();
         // Read again only once the organization's counts were written since (and only while
         // this instance hears of other instances' writes).
-        let events = &self.accounts.events;
+        let sort = MEMBER_SORTS
+            .iter()
+            .find(|(k, _)| *k == query.sort)
+            .map_or("calls", |(k, _)| k);
         let key = format!(
-            "{:?}|{visible:?}|{can_download}|{}|{}|{}",
+            "{:?}|{visible:?}|{can_download}|{}|{sort}|{}|{:?}|{}|{}|{}",
             n.filter,
             n.tz.name(),
-            query.sort,
-            n.plan.range_label
+            n.plan.range_label,
+            n.plan.grain,
+            n.plan.hourly,
+            n.plan.utc_days,
+            n.plan.buckets.len()
         );
-        let generation = events.usage_written.generation(actor.org_id);
-        let cacheable = events.watch.listening();
-        if cacheable
-            && let Some((seen, report)) = self.reports.get(&key).await
-            && seen == generation
-        {
-            return Ok((*report).clone());
+        let read = self.read(n, regions, visible, can_download, sort);
+        if !events.watch.listening() {
+            return read.await;
         }
+        if let Some((seen, _)) = self.reports.get(&key).await
+            && seen != generation
+        {
+            self.reports.invalidate(&key).await;
+        }
+        // Pages asking for the same figures at once share one read.
+        let (_, report) = self
+            .reports
+            .try_get_with(key, async move {
+                read.await.map(|r| (generation, std::sync::Arc::new(r)))
+            })
+            .await
+            .map_err(|e| (*e).clone())?;
+        Ok((*report).clone())
+    }
+
+    /// Reads the figures of a checked query.
+    async fn read(
+        &self,
+        n: Narrowed,
+        regions: Vec<Region>,
+        visible: Option<Vec<String>>,
+        can_download: bool,
+        sort: &str,
+    ) -> Result<UsageReport, AppError> {
+        // The bars and the totals from the same moment, whatever is written meanwhile.
+        let mut conn = self.accounts.store.snapshot().await.or_internal("begin")?;
         let series = store::series(&mut conn, &n.filter)
             .await
             .or_internal("read usage series")?;
@@ -749,7 +806,7 @@ impl UsageService {
                 .cmp(&b.name.to_lowercase())
                 .then(a.user_id.cmp(&b.user_id))
         };
-        match query.sort.as_str() {
+        match sort {
             "name" => members.sort_by(|a, b| by_name(&a.1, &b.1)),
             "denied" => {
                 members.sort_by(|a, b| b.1.denied.cmp(&a.1.denied).then(by_name(&a.1, &b.1)))
@@ -757,9 +814,13 @@ impl UsageService {
             "last" => members.sort_by(|a, b| b.0.cmp(&a.0).then(by_name(&a.1, &b.1))),
             _ => members.sort_by(|a, b| b.1.calls.cmp(&a.1.calls).then(by_name(&a.1, &b.1))),
         }
-        let mut member_choices: Vec<Choice> = members
-            .iter()
-            .map(|(_, m)| Choice {
+        // The member filter offers the most active members (the table links to any other).
+        let mut busiest: Vec<&MemberUsage> = members.iter().map(|(_, m)| m).collect();
+        busiest.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.user_id.cmp(&b.user_id)));
+        let mut member_choices: Vec<Choice> = busiest
+            .into_iter()
+            .take(MEMBER_ROWS)
+            .map(|m| Choice {
                 value: m.user_id.to_string(),
                 label: format!("{} ({})", m.name, m.email),
             })
@@ -825,10 +886,6 @@ impl UsageService {
                 .collect(),
             can_download,
         };
-        if cacheable {
-            let entry = (generation, std::sync::Arc::new(report.clone()));
-            self.reports.insert(key, entry).await;
-        }
         Ok(report)
     }
 }
