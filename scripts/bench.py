@@ -801,6 +801,9 @@ written before the stop.
     out = ROOT / "docs/BENCHMARKS.md"
     out.write_text(report)
     print(report)
+    # The Usage page's section, from a server and database of its own.
+    import bench_usage
+    bench_usage.run()
 
 
 if __name__ == "__main__":
