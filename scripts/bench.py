@@ -66,6 +66,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_up(url, tries):
+    """Waits until `url` answers, trying every 0.1 s at most `tries` times."""
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def rss_bytes(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -142,7 +152,7 @@ def paced_probe(port, path, seconds, per_second, headers=None):
 
 
 def post(port, endpoint, form, cookie=None):
-    """Calls a server function; returns (status, body, seconds taken, Set-Cookie)."""
+    """Calls a server function; returns (body, seconds taken, Set-Cookie)."""
     body = urllib.parse.urlencode(form)
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin"}
     if cookie:
@@ -417,18 +427,8 @@ def main():
     base = f"http://127.0.0.1:{port}"
     try:
         # The first start issues an API key to each of the 110,000 seeded members.
-        for _ in range(6000):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{mail_port}/api/email", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_up(f"{base}/healthz", 6000)
+        wait_up(f"http://127.0.0.1:{mail_port}/api/email", 100)
         cookie = post(port, "sign_in", {"email": TEAM_OWNER, "password": PASSWORD})[2].split(";")[0]
         team_headers = [f"Cookie: {cookie}", "Accept: text/html"]
         big_cookie = post(port, "sign_in", {"email": BIG_OWNER, "password": PASSWORD})[2].split(";")[0]
@@ -543,12 +543,7 @@ def main():
     qserver = subprocess.Popen([BIN, "serve"], env=dict(env, RUST_LOG="warn,sqlx::query=debug"), cwd=work,
                                stdout=qlog_file, stderr=qlog_file)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_up(f"{base}/healthz", 100)
         qcookie = post(port, "sign_in", {"email": TEAM_OWNER, "password": PASSWORD})[2].split(";")[0]
         count_queries(port, qlog, qcookie)  # the first render fills the roles cache
         queries = count_queries(port, qlog, qcookie)

@@ -12,7 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench import BIN, HELPER, MIB, PASSWORD, ROOT, RssSampler, free_port, paced_probe, post, rss_bytes, wrk
+from bench import (BIN, HELPER, MIB, PASSWORD, ROOT, RssSampler, free_port, paced_probe, post, rss_bytes, wait_up,
+                   wrk)
 
 OWNER = "usage-owner@example.com"
 MEMBERS = 1_000
@@ -50,12 +51,7 @@ def measure():
                               stderr=open(work / "server.log", "w"))
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_up(f"{base}/healthz", 600)
         cookie = post(port, "sign_in", {"email": OWNER, "password": PASSWORD})[2].split(";")[0]
         headers = [f"Cookie: {cookie}", "Accept: text/html"]
         # First, on a server that has served nothing yet: a year of daily counts for 1,000
