@@ -119,7 +119,7 @@ test("a member edits their profile and sees the change confirmed", async ({ page
   await signUp(page, email, "Mary");
   await verifyAndEnter(page, email);
 
-  await page.getByRole("link", { name: "Profile" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profile" }).click();
   await expect(page.getByRole("heading", { name: "Profile" })).toBeVisible();
   await hydrated(page);
   await expectAccessible(page);

@@ -27,9 +27,10 @@ fn Overview() -> impl IntoView {
         <header class="page-header">
             <div class="title-group">
                 <h1>{format!("Welcome, {}", user.first_name)}</h1>
-                <p class="page-subtitle">{format!("{} · {}", user.org_name, user.role)}</p>
+                <p class="page-subtitle">{format!("Your role: {}", user.role)}</p>
             </div>
         </header>
+        <h2 class="section-title">{user.org_name.clone()}</h2>
         <Transition fallback=|| view! { <p class="loading">"Loading the overview…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
