@@ -49,7 +49,7 @@ pub async fn report(
     query.tz = super::meta::cookie(&headers, TZ_COOKIE).unwrap_or_default();
     match state.usage.download(&actor, query).await {
         Ok(download) => {
-            let body = Body::from_stream(tokio_stream(download.body));
+            let body = Body::from_stream(tokio_stream(download.body, download.whole));
             let disposition = format!("attachment; filename=\"{}\"", download.file_name);
             let mut response = Response::new(body);
             let h = response.headers_mut();
@@ -75,23 +75,29 @@ pub async fn report(
     }
 }
 
-/// The receiver's chunks as a stream for the response body; one that ends before the empty
-/// chunk that says the report is whole ends in an error, so the browser sees the download
-/// fail rather than a file cut short.
+/// The receiver's chunks as a stream for the response body; one that ends before the report
+/// was whole ends in an error, so the browser sees the download fail rather than a file cut
+/// short.
 fn tokio_stream(
     body: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+    whole: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
-    futures::stream::unfold((body, false), |(mut body, whole)| async move {
-        if whole {
-            return None;
+    // Fused: the compression layer may ask again after the end.
+    let stream = futures::stream::unfold((body, false), move |(mut body, ended)| {
+        let whole = whole.clone();
+        async move {
+            if ended {
+                return None;
+            }
+            match body.recv().await {
+                Some(item) => Some((item, (body, false))),
+                None if whole.load(std::sync::atomic::Ordering::SeqCst) => None,
+                None => Some((
+                    Err(std::io::Error::other("the report was cut short")),
+                    (body, true),
+                )),
+            }
         }
-        match body.recv().await {
-            Some(Ok(chunk)) if chunk.is_empty() => Some((Ok(chunk), (body, true))),
-            Some(item) => Some((item, (body, false))),
-            None => Some((
-                Err(std::io::Error::other("the report was cut short")),
-                (body, true),
-            )),
-        }
-    })
+    });
+    futures::StreamExt::fuse(stream)
 }

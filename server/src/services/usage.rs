@@ -500,26 +500,33 @@ impl UsageService {
         let period = if n.plan.hourly { "hour" } else { "day" };
         let (sql, args) = store::report_statement(&n.filter, bucket);
         let (send, body) = tokio::sync::mpsc::channel(4);
+        let whole = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = whole.clone();
         tokio::spawn(async move {
-            let streamed = stream_csv(store, sql, args, period, send);
+            let streamed = stream_csv(store, sql, args, period, send, done);
             if tokio::time::timeout(DOWNLOAD_DEADLINE, streamed)
                 .await
                 .is_err()
             {
-                // The body ends without its last (empty) chunk: the browser sees it fail.
+                // The body ends before the report is whole: the browser sees it fail.
                 tracing::warn!("a usage report download passed its deadline and was ended");
             }
             drop(permit);
         });
-        Ok(Download { file_name, body })
+        Ok(Download {
+            file_name,
+            body,
+            whole,
+        })
     }
 }
 
-/// A download under way: its file name and its bytes as they are read, ending with an empty
-/// chunk once the report is whole (a stream that ends without it was cut short).
+/// A download under way: its file name, its bytes as they are read, and whether all of them
+/// were (set before the last chunk's sender goes; a stream that ends without it was cut short).
 pub struct Download {
     pub file_name: String,
     pub body: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+    pub whole: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The organization's name as a file name part: lower-case letters, digits and hyphens.
@@ -556,6 +563,7 @@ async fn stream_csv(
     args: Vec<crate::db::Arg>,
     period: &'static str,
     send: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    whole: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) {
     use futures::TryStreamExt;
     use sqlx::Row;
@@ -634,9 +642,8 @@ async fn stream_csv(
     }
     match out.into_inner() {
         Ok(rest) => {
-            // The rest, then an empty chunk that says the report is whole.
             if send.send(Ok(rest)).await.is_ok() {
-                let _ = send.send(Ok(Vec::new())).await;
+                whole.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         }
         Err(e) => {

@@ -293,6 +293,22 @@ on_both!(
                 && disposition.ends_with(".csv\""),
             "{disposition}"
         );
+        // Compressed as browsers ask for it, the same report, whole.
+        let gz = app
+            .get("/usage/report.csv?range=24h")
+            .session(fiona)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await;
+        assert_eq!(gz.status, 200);
+        assert_eq!(crate::gateway::header(&gz, "content-encoding"), "gzip");
+        let mut unzipped = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&gz.bytes[..]),
+            &mut unzipped,
+        )
+        .unwrap();
+        assert_eq!(unzipped, r.body);
         let mut reader = csv::Reader::from_reader(r.body.as_bytes());
         assert_eq!(
             reader.headers().unwrap().iter().collect::<Vec<_>>(),
@@ -339,14 +355,14 @@ on_both!(
         let mut rows = rows;
         rows.sort();
         assert_eq!(rows, expected);
-        // The refused attempts wrote nothing; the two downloads are audited.
+        // The refused attempts wrote nothing; the three downloads are audited.
         let downloads = app
             .audit_actions()
             .await
             .into_iter()
             .filter(|a| a == "usage.report_downloaded")
             .count();
-        assert_eq!(downloads, 2);
+        assert_eq!(downloads, 3);
         // Started from another site: refused, and nothing audited.
         let r = app
             .get("/usage/report.csv?range=24h")
@@ -385,7 +401,7 @@ on_both!(
                 .iter()
                 .filter(|a| *a == "usage.report_downloaded")
                 .count(),
-            2
+            3
         );
     }
 );
