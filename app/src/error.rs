@@ -47,6 +47,9 @@ pub enum AppError {
     /// existing membership).
     #[error("{0}")]
     Conflict(String),
+    /// Every seat of the organization is taken.
+    #[error("{0}")]
+    SeatsFull(String),
     /// The server cannot take this work now (its password-hashing queue is full): retry soon.
     #[error("Roster is busy. Please try again in a moment.")]
     Busy,
@@ -69,7 +72,7 @@ impl AppError {
             Self::Unauthorized => 401,
             Self::Forbidden | Self::EmailNotVerified => 403,
             Self::NotFound => 404,
-            Self::Conflict(_) => 409,
+            Self::Conflict(_) | Self::SeatsFull(_) => 409,
             Self::TooManyRequests(_) => 429,
             Self::Busy => 503,
             Self::Internal | Self::Network => 500,

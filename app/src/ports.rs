@@ -68,7 +68,8 @@ impl RequestMemo {
 /// The signed-in user, resolved from the session on every request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
-    pub session_id: i64,
+    /// How this request was authenticated.
+    pub via: Via,
     pub user_id: i64,
     pub org_id: i64,
     pub role: Role,
@@ -77,7 +78,32 @@ pub struct Actor {
     pub terms_accepted: bool,
 }
 
+/// How a request proves who makes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// A browser session (its id).
+    Session(i64),
+    /// The member's own API key on the REST API (the key's id).
+    ApiKey(i64),
+}
+
 impl Actor {
+    /// The session this request came with; refused for API keys, which have none.
+    pub fn session_id(&self) -> Result<i64, AppError> {
+        match self.via {
+            Via::Session(id) => Ok(id),
+            Via::ApiKey(_) => Err(AppError::Forbidden),
+        }
+    }
+
+    /// How the audit log names the channel of a change: `Some("api")` for the REST API.
+    pub fn channel(&self) -> Option<&'static str> {
+        match self.via {
+            Via::Session(_) => None,
+            Via::ApiKey(_) => Some("api"),
+        }
+    }
+
     /// Whether this user meets `requirement`; the error says why not.
     pub fn meets(&self, requirement: Requirement) -> Result<(), AppError> {
         if requirement != Requirement::Public
@@ -203,14 +229,15 @@ pub trait Team: Send + Sync {
     async fn leave(&self, actor: &Actor) -> Result<(), AppError>;
     /// "Copy API Key": the member's current key.
     async fn copy_key(&self, actor: &Actor, user_id: i64) -> Result<String, AppError>;
-    /// "Refresh": a new key; `key_id` (the key the actor saw) keeps working for `grace`.
+    /// "Refresh": a new key, returned; `key_id` (the key the actor saw) keeps working for
+    /// `grace`.
     async fn refresh_key(
         &self,
         actor: &Actor,
         user_id: i64,
         key_id: i64,
         grace: KeyGrace,
-    ) -> Result<(), AppError>;
+    ) -> Result<String, AppError>;
     /// The actor's own key, for Profile, when their role may handle it.
     async fn own_key(&self, actor: &Actor) -> Result<Option<KeyView>, AppError>;
     async fn invitation(

@@ -37,6 +37,9 @@ pub struct Config {
     /// Gateway checks one API key may pass per minute (`GATEWAY_CALLS_PER_KEY_PER_MINUTE`;
     /// unset: no limit). Checks past it are refused as `rate_limited`.
     pub gateway_calls_per_key_per_minute: Option<u32>,
+    /// REST API calls one API key may make per minute (`API_CALLS_PER_KEY_PER_MINUTE`,
+    /// default 600; 0: no limit), counted in the database across instances.
+    pub api_calls_per_key_per_minute: Option<u32>,
     /// How long usage counts are kept per minute, hour and day (`USAGE_MINUTES_KEEP_HOURS`,
     /// default 48; `USAGE_HOURLY_KEEP_DAYS`, 90; `USAGE_DAILY_KEEP_DAYS`, 730).
     pub usage_retention: crate::db::usage::Retention,
@@ -184,6 +187,10 @@ impl Config {
             None => None,
             Some(_) => Some(whole("GATEWAY_CALLS_PER_KEY_PER_MINUTE", 1, 100_000_000)? as u32),
         };
+        let api_calls_per_key_per_minute = match get("API_CALLS_PER_KEY_PER_MINUTE").as_deref() {
+            Some("0") => None,
+            _ => Some(whole("API_CALLS_PER_KEY_PER_MINUTE", 600, 1_000_000)? as u32),
+        };
         let usage_retention = {
             use crate::clock::{DAY, HOUR};
             let keep = |name, default, min, max, unit| match whole(name, default, max)? {
@@ -219,6 +226,7 @@ impl Config {
             invite_quota,
             password_checks_per_client_per_minute,
             gateway_calls_per_key_per_minute,
+            api_calls_per_key_per_minute,
             usage_retention,
             secret,
         })

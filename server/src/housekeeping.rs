@@ -4,7 +4,7 @@
 //! idle in-memory limiter entries. Beside it, the usage roll-up (`db::usage`), on the same
 //! timer.
 
-use crate::clock::{Clock, DAY, Millis};
+use crate::clock::{Clock, DAY, MINUTE, Millis};
 use crate::db::Store;
 use crate::db::usage::{Retention, RolledUp};
 use crate::services::Limits;
@@ -39,6 +39,8 @@ pub struct Swept {
     pub outbox: u64,
     pub invitation_emails: u64,
     pub usage_batches: u64,
+    pub api_rate: u64,
+    pub api_idempotency: u64,
 }
 
 async fn sweep(store: &Store, sql: &str, binds: &[Millis]) -> sqlx::Result<u64> {
@@ -96,6 +98,18 @@ impl Housekeeping {
                 s,
                 "delete from gateway_usage_batches where written_at <= $1",
                 &[now - USAGE_BATCH_KEEP],
+            )
+            .await?,
+            api_rate: sweep(
+                s,
+                "delete from api_rate where window_start <= $1",
+                &[now - 2 * MINUTE],
+            )
+            .await?,
+            api_idempotency: sweep(
+                s,
+                "delete from api_idempotency where created_at <= $1",
+                &[now - crate::http::rest::IDEMPOTENCY_KEEP],
             )
             .await?,
         };

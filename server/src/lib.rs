@@ -164,6 +164,7 @@ pub async fn build(
         events: events.clone(),
         gateway: gateway.clone(),
         usage: usage.clone(),
+        accounts: accounts.clone(),
     };
     Ok(Roster {
         router: http::router(state),

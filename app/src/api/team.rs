@@ -40,6 +40,7 @@ pub async fn team_members(
         descending,
         page: page.clamp(1, 1_000_000),
         cursor: Cursor::parse(&cursor),
+        ..TeamQuery::default()
     };
     // Asked twice while the Team page renders on the server; read once.
     let memo = super::ctx::request_meta()?.memo;
@@ -152,10 +153,12 @@ pub async fn refresh_api_key(user_id: i64, key_id: i64, grace: String) -> Result
     let (services, actor) = super::ctx::allowed::<RefreshApiKey>()?;
     let grace = KeyGrace::parse(&grace)
         .ok_or_else(|| AppError::field("grace", "Choose how long the old key keeps working."))?;
+    // The page shows the new key by Copy API Key, which is audited.
     services
         .team
         .refresh_key(&actor, user_id, key_id, grace)
         .await
+        .map(drop)
 }
 
 /// Profile's "Your API key": the signed-in member's key, when their role may handle it.

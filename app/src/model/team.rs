@@ -188,6 +188,12 @@ pub struct TeamQuery {
     /// that row, so every page costs the same however deep it is. Without one (a typed
     /// address, a reload), the page is found by counting rows.
     pub cursor: Option<Cursor>,
+    /// Only rows of this kind (the REST API lists members and invitations apart).
+    #[serde(default)]
+    pub only: Option<RowKind>,
+    /// Only the row of this id (of kind `only`): one member or invitation.
+    #[serde(default)]
+    pub id: Option<i64>,
 }
 
 /// A page that follows one row (`After`, "Next") or precedes it (`Before`, "Previous").

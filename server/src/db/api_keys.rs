@@ -67,6 +67,8 @@ pub struct Holder {
     pub org_id: i64,
     pub user_id: i64,
     pub email: String,
+    /// The version of the terms the member accepted last.
+    pub terms_version: Option<String>,
     pub expires_at: Option<Millis>,
     pub status: String,
     pub role: Role,
@@ -75,7 +77,7 @@ pub struct Holder {
 /// The key stored under `lookup_hash`, with its member's current status and role.
 pub async fn holder(conn: &mut Conn, lookup_hash: &str) -> sqlx::Result<Option<Holder>> {
     let row = sqlx::query(
-        "select k.id, k.org_id, k.user_id, k.expires_at, u.email, m.status, m.role, m.role_id \
+        "select k.id, k.org_id, k.user_id, k.expires_at, u.email, u.terms_version, m.status, m.role, m.role_id \
          from api_keys k \
          join memberships m on m.org_id = k.org_id and m.user_id = k.user_id \
          join users u on u.id = k.user_id \
@@ -90,6 +92,7 @@ pub async fn holder(conn: &mut Conn, lookup_hash: &str) -> sqlx::Result<Option<H
             org_id: r.try_get("org_id")?,
             user_id: r.try_get("user_id")?,
             email: r.try_get("email")?,
+            terms_version: r.try_get("terms_version")?,
             expires_at: r.try_get("expires_at")?,
             status: r.try_get("status")?,
             role: stored_role(&r)?,

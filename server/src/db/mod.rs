@@ -1,6 +1,7 @@
 //! The store: one set of portable SQL on SQLite or PostgreSQL, chosen by the database URL.
 
 pub mod api_keys;
+pub mod api_requests;
 pub mod audit;
 pub mod outbox;
 pub mod roles;

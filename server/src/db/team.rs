@@ -268,6 +268,7 @@ fn rows_of(
     let search = search_kind(backend, &q.search);
     let from = rows_from(kind, backend, search);
     let mut filter = filters(kind, backend, search);
+    filter.push_str(&narrowing(kind, q));
     let (op, dir) = if forward { (">", "asc") } else { ("<", "desc") };
     if let Some(c) = cursor {
         // Rows past the cursor in the list's order (kind breaks ties, members first, then id).
@@ -327,20 +328,32 @@ fn kind_rank(kind: RowKind) -> i64 {
     }
 }
 
+/// The conditions `only` and `id` add to the rows of `kind` (alias `a`).
+fn narrowing(kind: RowKind, q: &TeamQuery) -> String {
+    let (_, id, _) = source(kind);
+    match (q.only, q.id) {
+        (Some(only), _) if only != kind => " and 1 = 0".to_owned(),
+        (_, Some(_)) => format!(" and a.{id} = $row_id"),
+        _ => String::new(),
+    }
+}
+
 /// Rows to count toward the total with a search or a filter; without, the total is the
 /// stored member count plus the pending invitations (counted from their index).
 fn total_expr(q: &TeamQuery, backend: Backend) -> String {
     let search = search_kind(backend, &q.search);
-    if search == Search::None && q.role.is_none() && q.status.is_none() {
+    let narrowed = q.only.is_some() || q.id.is_some();
+    if search == Search::None && q.role.is_none() && q.status.is_none() && !narrowed {
         return "o.members_count + (select count(*) from invitations i where i.org_id = $org \
                 and i.status = 'pending')"
             .to_owned();
     }
     let count = |kind| {
         format!(
-            "(select count(*) from {} where {})",
+            "(select count(*) from {} where {}{})",
             rows_from(kind, backend, search),
-            filters(kind, backend, search)
+            filters(kind, backend, search),
+            narrowing(kind, q)
         )
     };
     format!(
@@ -473,6 +486,7 @@ async fn page(
         ("limit", Arg::Int(limit)),
         ("offset", Arg::Int(offset)),
         ("cursor", Arg::Int(cursor.map_or(0, |c| c.id))),
+        ("row_id", Arg::Int(q.id.unwrap_or(0))),
     ];
     let (sql, binds) = named(&sql, &args);
     let rows = bind_all(sqlx::query(&sql), binds)

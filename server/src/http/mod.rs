@@ -4,6 +4,7 @@ mod gateway;
 mod guard;
 mod live;
 mod meta;
+pub mod rest;
 mod usage;
 
 use crate::config::Config;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub events: Events,
     pub gateway: crate::gateway::Gateway,
     pub usage: crate::services::UsageService,
+    /// Authenticates the REST API's keys.
+    pub accounts: crate::services::AccountService,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -38,7 +41,7 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 /// Largest request body accepted (a bulk invitation of thousands of addresses fits).
-const BODY_LIMIT: usize = 1024 * 1024;
+pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The routes beside the pages and server functions, with what each needs (the live stream
 /// checks its requirement itself; health is public; the gateway check authenticates the API
@@ -117,11 +120,19 @@ pub fn router(state: AppState) -> Router {
     // The gateway check goes in after the layers: it reads no session, no cookie and no body,
     // so the same-origin rule and the body limit, which would answer 403 or 413 in their own
     // words, have nothing to guard there.
-    match check {
+    let router = match check {
         Some(check) => router.route(GATEWAY_CHECK, check),
         None => router,
-    }
-    .with_state(state)
+    };
+    // The REST API reads no session or cookie either: its own layers.
+    let api = rest::router(&state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::security_headers,
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)));
+    router.merge(api).with_state(state)
 }
 
 /// The built assets (`/pkg`): the precompressed copy (brotli, gzip) the browser accepts, and,

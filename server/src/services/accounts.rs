@@ -2,20 +2,21 @@
 
 use super::catalog::Catalog;
 use super::{Limits, OrInternal, hashing};
+use crate::auth::api_key::ApiKey;
 use crate::auth::password::{HashError, Hasher, Verified};
 use crate::auth::secret::Keys;
 use crate::auth::token;
 use crate::clock::{Clock, DAY, HOUR, MINUTE, Millis};
 use crate::config::Config;
 use crate::db::throttle::{self, Reservation};
-use crate::db::{self, Conn, Store, audit, outbox, roles, sessions, tokens, users};
+use crate::db::{self, Conn, Store, api_keys, audit, outbox, roles, sessions, tokens, users};
 use crate::events::Events;
 use crate::mail::Templates;
 use app::authz::Access;
 use app::error::AppError;
 use app::model::team::Role;
 use app::model::{CurrentUser, EmailAddress, OrgChoice, Password, Terms};
-use app::ports::{Accounts, Actor, NewSession, ProfileUpdate, SignUp};
+use app::ports::{Accounts, Actor, NewSession, ProfileUpdate, SignUp, Via};
 use serde::Serialize;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -133,7 +134,84 @@ struct PasswordChange<'a> {
     action: &'static str,
 }
 
+/// Why an API key was refused on the REST API (before any permission is looked at).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRefusal {
+    Malformed,
+    Unknown,
+    Expired,
+    Inactive,
+    /// The database could not be read.
+    Unavailable,
+}
+
 impl AccountService {
+    /// What `role` grants in `org_id` now (custom roles from the cached catalog; a role
+    /// deleted since grants nothing).
+    async fn access_of(
+        &self,
+        conn: &mut Conn,
+        org_id: i64,
+        role: Role,
+    ) -> Result<Access, AppError> {
+        match role {
+            Role::Custom(id) => {
+                let catalog = self
+                    .catalog
+                    .get(conn, org_id)
+                    .await
+                    .or_internal("read roles")?;
+                Ok(Access::Custom(
+                    catalog
+                        .roles
+                        .iter()
+                        .find(|r| r.id == id)
+                        .map(|r| r.grants.clone())
+                        .unwrap_or_default(),
+                ))
+            }
+            built_in => roles::access(conn, built_in).await.or_internal("read role"),
+        }
+    }
+
+    /// The member an API key belongs to, as they are now, acting through the REST API; the
+    /// reason as the gateway words it when the key does not identify an active member.
+    pub async fn authenticate_key(&self, presented: &str) -> Result<Actor, KeyRefusal> {
+        let key = ApiKey::parse(presented).map_err(|_| KeyRefusal::Malformed)?;
+        let now = self.clock.now();
+        let mut conn = self
+            .store
+            .pool
+            .acquire()
+            .await
+            .map_err(|_| KeyRefusal::Unavailable)?;
+        let holder = api_keys::holder(&mut conn, &self.keys.lookup_hash(&key))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "REST API: read the key's holder");
+                KeyRefusal::Unavailable
+            })?
+            .ok_or(KeyRefusal::Unknown)?;
+        if holder.expires_at.is_some_and(|t| t <= now) {
+            return Err(KeyRefusal::Expired);
+        }
+        if holder.status != "active" {
+            return Err(KeyRefusal::Inactive);
+        }
+        let access = self
+            .access_of(&mut conn, holder.org_id, holder.role)
+            .await
+            .map_err(|_| KeyRefusal::Unavailable)?;
+        Ok(Actor {
+            via: Via::ApiKey(holder.key_id),
+            user_id: holder.user_id,
+            org_id: holder.org_id,
+            role: holder.role,
+            access,
+            terms_accepted: holder.terms_version.as_deref()
+                == Some(self.config.terms_version.as_str()),
+        })
+    }
     /// Stores a new password hash, ends the user's other sessions, tells them by email and
     /// audits it, all in the caller's transaction.
     async fn replace_password(
@@ -168,6 +246,7 @@ impl AccountService {
             action: c.action,
             target: None,
             detail: None,
+            via: None,
         };
         audit::record(conn, entry, now).await.or_internal("audit")
     }
@@ -423,6 +502,7 @@ impl AccountService {
             action: "session.signed_in",
             target: None,
             detail: None,
+            via: None,
         };
         audit::record(conn, entry, now).await.or_internal("audit")?;
         Ok(secret)
@@ -492,6 +572,7 @@ impl Accounts for AccountService {
             action: "organization.created",
             target: Some(input.org_name.as_str()),
             detail: None,
+            via: None,
         };
         audit::record(&mut tx, entry, now)
             .await
@@ -547,6 +628,7 @@ impl Accounts for AccountService {
             action: "email.verified",
             target: None,
             detail: None,
+            via: None,
         };
         audit::record(&mut tx, entry, now)
             .await
@@ -596,29 +678,9 @@ impl Accounts for AccountService {
                 .await
                 .or_internal("touch session")?;
         }
-        let access = match s.role {
-            Role::Custom(id) => {
-                let catalog = self
-                    .catalog
-                    .get(&mut conn, s.org_id)
-                    .await
-                    .or_internal("read roles")?;
-                // A role deleted since grants nothing.
-                Access::Custom(
-                    catalog
-                        .roles
-                        .iter()
-                        .find(|r| r.id == id)
-                        .map(|r| r.grants.clone())
-                        .unwrap_or_default(),
-                )
-            }
-            built_in => roles::access(&mut conn, built_in)
-                .await
-                .or_internal("read role")?,
-        };
+        let access = self.access_of(&mut conn, s.org_id, s.role).await?;
         Ok(Some(Actor {
-            session_id: s.id,
+            via: Via::Session(s.id),
             user_id: s.user_id,
             org_id: s.org_id,
             role: s.role,
@@ -690,6 +752,7 @@ impl Accounts for AccountService {
             action: "terms.accepted",
             target: None,
             detail: Some(version),
+            via: None,
         };
         audit::record(&mut tx, entry, now)
             .await
@@ -823,6 +886,7 @@ impl Accounts for AccountService {
             action: "profile.updated",
             target: None,
             detail: None,
+            via: None,
         };
         audit::record(&mut tx, entry, now)
             .await
@@ -868,7 +932,7 @@ impl Accounts for AccountService {
             user_id: actor.user_id,
             email: &user.email,
             hash: &hash,
-            keep_session: Some(actor.session_id),
+            keep_session: Some(actor.session_id()?),
             org_id: Some(actor.org_id),
             action: "password.changed",
         };
@@ -884,7 +948,7 @@ impl Accounts for AccountService {
         {
             return Err(AppError::Forbidden);
         }
-        sessions::set_org(&mut tx, actor.session_id, org_id)
+        sessions::set_org(&mut tx, actor.session_id()?, org_id)
             .await
             .or_internal("switch organization")?;
         self.commit(tx, false).await

@@ -490,6 +490,7 @@ impl UsageService {
                 action: "usage.report_downloaded",
                 target: Some(&file_name),
                 detail: Some(&detail),
+                via: actor.channel(),
             },
             self.now(),
         )

@@ -14,6 +14,7 @@ mod http_safety;
 mod lockout;
 mod nginx;
 mod outbox;
+mod rest_api;
 mod roles;
 mod schema;
 mod store_races;

@@ -27,6 +27,8 @@ pub(crate) struct TeamChange<'a> {
     seat_limit: i64,
     /// Who makes the change, as the audit log names them.
     by: Option<i64>,
+    /// The channel the change came by (`Actor::channel`).
+    via: Option<&'static str>,
     mailed: bool,
 }
 
@@ -41,6 +43,7 @@ impl TeamService {
         level: Level,
     ) -> Result<(TeamChange<'_>, Manager), AppError> {
         let mut change = self.begin(actor.org_id, Some(actor.user_id)).await?;
+        change.via = actor.channel();
         let me = own_membership(&mut change, actor).await?;
         let access = roles::access(&mut change, me.role)
             .await
@@ -61,6 +64,7 @@ impl TeamService {
         actor: &Actor,
     ) -> Result<(TeamChange<'_>, team::Membership), AppError> {
         let mut change = self.begin(actor.org_id, Some(actor.user_id)).await?;
+        change.via = actor.channel();
         let me = own_membership(&mut change, actor).await?;
         Ok((change, me))
     }
@@ -87,6 +91,7 @@ impl TeamService {
             org_id,
             seat_limit,
             by,
+            via: None,
             mailed: false,
         })
     }
@@ -116,6 +121,7 @@ impl TeamChange<'_> {
             action,
             target: Some(target),
             detail,
+            via: self.via,
         };
         let now = self.team.accounts.clock.now();
         audit::record(&mut self.tx, entry, now)

@@ -608,7 +608,7 @@ impl TeamService {
         let org_id = linked.invitation.org_id;
         // A signed-in account is verified already: accepting proves nothing more.
         self.join(&mut change, &linked, actor.user_id).await?;
-        sessions::set_org(&mut change, actor.session_id, org_id)
+        sessions::set_org(&mut change, actor.session_id()?, org_id)
             .await
             .or_internal("switch organization")?;
         change.commit().await

@@ -67,7 +67,7 @@ impl TeamService {
         user_id: i64,
         key_id: i64,
         grace: KeyGrace,
-    ) -> Result<(), AppError> {
+    ) -> Result<String, AppError> {
         let (mut change, member) = self.key_action(actor, user_id).await?;
         let current = api_keys::current(&mut change, actor.org_id, user_id)
             .await
@@ -105,23 +105,28 @@ impl TeamService {
         api_keys::set_replaced_by(&mut change, current.id, new_id)
             .await
             .or_internal("link api keys")?;
-        let new_prefix: Option<String> =
-            sqlx::query_scalar("select prefix from api_keys where id = $1")
+        let (new_prefix, sealed): (String, String) =
+            sqlx::query_as("select prefix, sealed from api_keys where id = $1")
                 .bind(new_id)
-                .fetch_optional(&mut *change)
+                .fetch_one(&mut *change)
                 .await
                 .or_internal("read new api key")?;
+        let Some(key) = self.accounts.keys.open(&sealed, actor.org_id, new_id) else {
+            tracing::error!(key_id = new_id, "a new API key does not open");
+            return Err(AppError::Internal);
+        };
         let detail = before_after(
             serde_json::json!({ "key": shown(&current.prefix) }),
             serde_json::json!({
-                "key": shown(new_prefix.as_deref().unwrap_or("")),
+                "key": shown(&new_prefix),
                 "old_key_ends": format_time(ends_at),
             }),
         );
         change
             .audit("api_key.refreshed", &member.email, Some(&detail))
             .await?;
-        change.commit().await
+        change.commit().await?;
+        Ok(key.expose().to_owned())
     }
 
     /// The signed-in member's own key for Profile, when their role may handle it (API Keys:

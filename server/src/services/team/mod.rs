@@ -36,7 +36,7 @@ pub(crate) fn before_after(before: serde_json::Value, after: serde_json::Value) 
 
 /// The refusal when every seat is taken.
 fn seats_full(limit: i64) -> AppError {
-    AppError::Conflict(format!(
+    AppError::SeatsFull(format!(
         "Your organization has used all {limit} seats. Upgrade your plan on the Billing page to invite more people."
     ))
 }
@@ -167,7 +167,7 @@ impl Team for TeamService {
         user_id: i64,
         key_id: i64,
         grace: KeyGrace,
-    ) -> Result<(), AppError> {
+    ) -> Result<String, AppError> {
         TeamService::refresh_key(self, actor, user_id, key_id, grace).await
     }
 
