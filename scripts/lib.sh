@@ -54,6 +54,22 @@ ensure_node_packages() {
   fi
 }
 
+# schemathesis (PyPI) in a virtual environment under the ignored .tools/, every package
+# pinned by scripts/contract-requirements.txt; reinstalled when that file changes.
+ensure_schemathesis() {
+  apt_install python3 python3-venv
+  local venv="$ROOT/.tools/contract-venv"
+  local stamp="$venv/.requirements"
+  if [ ! -x "$venv/bin/st" ] || ! cmp -s "$ROOT/scripts/contract-requirements.txt" "$stamp"; then
+    say "Installing schemathesis"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/contract-requirements.txt"
+    cp "$ROOT/scripts/contract-requirements.txt" "$stamp"
+  fi
+  SCHEMATHESIS="$venv/bin/st"
+}
+
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
 }

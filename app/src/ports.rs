@@ -199,7 +199,8 @@ pub struct MemberEdit {
     pub first_name: PersonName,
     pub last_name: PersonName,
     pub mobile: Option<MobileNumber>,
-    pub role: Role,
+    /// The new role; `None` keeps the role the member has when the change is made.
+    pub role: Option<Role>,
 }
 
 /// A new person registering through an invitation; the address comes from the invitation.

@@ -134,7 +134,7 @@ pub async fn edit_member(
         first_name: first?,
         last_name: last?,
         mobile: mobile?,
-        role: role?,
+        role: Some(role?),
     };
     services.team.edit(&actor, user_id, edit).await
 }

@@ -23,19 +23,24 @@ pub async fn count_call(conn: &mut Conn, key_id: i64, window_start: Millis) -> s
 /// What a request with an Idempotency-Key finds.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// The first with this key: it runs, and `finish` records its answer.
-    First,
+    /// The first with this key: it runs, and `finish` (or `release`) with this claim
+    /// records its answer.
+    First(String),
     /// The first answer, to replay: (status, body).
     Answered(u16, String),
     /// A request with this key is still running.
     Running,
     /// The key was used for a different request.
     Mismatch,
+    /// The API key has as many answers kept as it may have.
+    Full,
 }
 
 /// How long a claimed key may wait for its answer: longer, and the request that claimed it
 /// is taken to have died with its instance, and the key may be used again.
-pub const RUNNING_AT_MOST: Millis = 2 * crate::clock::MINUTE;
+pub const RUNNING_AT_MOST: Millis = 10 * crate::clock::MINUTE;
+/// Answers kept per API key at a time (each for a day).
+pub const KEPT_PER_KEY: i64 = 1_000;
 
 /// Claims `idempotency_key` of `key_id` for the request whose hash is `request_hash`.
 pub async fn claim(
@@ -49,7 +54,8 @@ pub async fn claim(
     // A row past its time, or a claim whose request died, is gone for this request's
     // purposes, even before the sweep.
     sqlx::query(
-        "delete from api_idempotency where key_id = $1 and idempotency_key = $2          and (created_at <= $3 or (status = 0 and created_at <= $4))",
+        "delete from api_idempotency where key_id = $1 and idempotency_key = $2 \
+         and (created_at <= $3 or (status = 0 and created_at <= $4))",
     )
     .bind(key_id)
     .bind(idempotency_key)
@@ -57,20 +63,36 @@ pub async fn claim(
     .bind(now - RUNNING_AT_MOST)
     .execute(&mut *conn)
     .await?;
-    let inserted = sqlx::query(
-        "insert into api_idempotency (key_id, idempotency_key, request_hash, status, body, created_at) \
-         values ($1, $2, $3, 0, '', $4)",
+    let kept: i64 = sqlx::query_scalar(
+        "select count(*) from api_idempotency where key_id = $1 and created_at > $2",
     )
     .bind(key_id)
-    .bind(idempotency_key)
-    .bind(request_hash)
-    .bind(now)
-    .execute(&mut *conn)
-    .await;
+    .bind(now - keep)
+    .fetch_one(&mut *conn)
+    .await?;
+    let claim = crate::auth::token::generate();
+    let inserted = if kept >= KEPT_PER_KEY {
+        None
+    } else {
+        Some(
+            sqlx::query(
+                "insert into api_idempotency \
+                 (key_id, idempotency_key, request_hash, claim, status, body, created_at) \
+                 values ($1, $2, $3, $4, 0, '', $5)",
+            )
+            .bind(key_id)
+            .bind(idempotency_key)
+            .bind(request_hash)
+            .bind(&claim)
+            .bind(now)
+            .execute(&mut *conn)
+            .await,
+        )
+    };
     match inserted {
-        Ok(_) => return Ok(Claim::First),
-        Err(e) if is_unique_violation(&e) => {}
-        Err(e) => return Err(e),
+        Some(Ok(_)) => return Ok(Claim::First(claim)),
+        Some(Err(e)) if !is_unique_violation(&e) => return Err(e),
+        _ => {}
     }
     let row: Option<(String, i32, String)> = sqlx::query_as(
         "select request_hash, status, body from api_idempotency \
@@ -81,7 +103,8 @@ pub async fn claim(
     .fetch_optional(&mut *conn)
     .await?;
     Ok(match row {
-        // Removed since the insert failed (the first request failed): try again later.
+        None if inserted.is_none() => Claim::Full,
+        // Let go since the insert failed (the first request failed): try again.
         None => Claim::Running,
         Some((hash, _, _)) if hash != request_hash => Claim::Mismatch,
         Some((_, 0, _)) => Claim::Running,
@@ -89,20 +112,22 @@ pub async fn claim(
     })
 }
 
-/// Records the answer of the request that claimed the key.
+/// Records the answer of the request that made `claim`.
 pub async fn finish(
     conn: &mut Conn,
     key_id: i64,
     idempotency_key: &str,
+    claim: &str,
     status: u16,
     body: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "update api_idempotency set status = $3, body = $4 \
-         where key_id = $1 and idempotency_key = $2 and status = 0",
+        "update api_idempotency set status = $4, body = $5 \
+         where key_id = $1 and idempotency_key = $2 and claim = $3 and status = 0",
     )
     .bind(key_id)
     .bind(idempotency_key)
+    .bind(claim)
     .bind(i32::from(status))
     .bind(body)
     .execute(conn)
@@ -110,13 +135,21 @@ pub async fn finish(
     Ok(())
 }
 
-/// Lets the key be used again: the request that claimed it failed on the server's side.
-pub async fn release(conn: &mut Conn, key_id: i64, idempotency_key: &str) -> sqlx::Result<()> {
+/// Lets the key be used again: the request that made `claim` failed on the server's side,
+/// or its answer is too large to keep.
+pub async fn release(
+    conn: &mut Conn,
+    key_id: i64,
+    idempotency_key: &str,
+    claim: &str,
+) -> sqlx::Result<()> {
     sqlx::query(
-        "delete from api_idempotency where key_id = $1 and idempotency_key = $2 and status = 0",
+        "delete from api_idempotency \
+         where key_id = $1 and idempotency_key = $2 and claim = $3 and status = 0",
     )
     .bind(key_id)
     .bind(idempotency_key)
+    .bind(claim)
     .execute(conn)
     .await?;
     Ok(())

@@ -174,9 +174,10 @@ impl AccountService {
         }
     }
 
-    /// The member an API key belongs to, as they are now, acting through the REST API; the
-    /// reason as the gateway words it when the key does not identify an active member.
-    pub async fn authenticate_key(&self, presented: &str) -> Result<Actor, KeyRefusal> {
+    /// The member an API key belongs to, as they are now, acting through the REST API, and
+    /// whether the key was replaced (it works until its overlap ends); the reason as the
+    /// gateway words it when the key does not identify an active member.
+    pub async fn authenticate_key(&self, presented: &str) -> Result<(Actor, bool), KeyRefusal> {
         let key = ApiKey::parse(presented).map_err(|_| KeyRefusal::Malformed)?;
         let now = self.clock.now();
         let mut conn = self
@@ -202,7 +203,7 @@ impl AccountService {
             .access_of(&mut conn, holder.org_id, holder.role)
             .await
             .map_err(|_| KeyRefusal::Unavailable)?;
-        Ok(Actor {
+        let actor = Actor {
             via: Via::ApiKey(holder.key_id),
             user_id: holder.user_id,
             org_id: holder.org_id,
@@ -210,8 +211,10 @@ impl AccountService {
             access,
             terms_accepted: holder.terms_version.as_deref()
                 == Some(self.config.terms_version.as_str()),
-        })
+        };
+        Ok((actor, holder.expires_at.is_some()))
     }
+
     /// Stores a new password hash, ends the user's other sessions, tells them by email and
     /// audits it, all in the caller's transaction.
     async fn replace_password(

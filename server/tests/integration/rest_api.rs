@@ -226,7 +226,7 @@ on_both!(the_owner_runs_the_team_through_the_api, |db| {
     assert_eq!(invitations["total"], 1);
     let members = ok(&app.rest("GET", "/api/v1/members", &key).send().await);
     assert_eq!(members["total"], 6);
-    // The same address again is a field error.
+    // The same address again conflicts with the invitation, and names the field.
     let r = app
         .rest_json(
             "POST",
@@ -236,8 +236,8 @@ on_both!(the_owner_runs_the_team_through_the_api, |db| {
         )
         .send()
         .await;
-    assert_eq!(r.status, 422, "{}", r.body);
-    assert_eq!(code(&r), "validation_failed");
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(code(&r), "conflict");
     assert_eq!(r.json()["error"]["field"], "email");
     // Bulk: a line per address.
     let r = app
@@ -781,7 +781,7 @@ on_both!(an_idempotency_key_gives_the_first_answer_again, |db| {
     assert_eq!(sent, 6);
     // The same key with another request is refused, and does nothing.
     let other = invite("onboard-grace-1", "alan@example.com").send().await;
-    assert_eq!(other.status, 422, "{}", other.body);
+    assert_eq!(other.status, 409, "{}", other.body);
     assert_eq!(other.json()["error"]["field"], "Idempotency-Key");
     assert!(app.emails_to("alan@example.com").await.is_empty());
     // Without a key, a repeat is a new request (refused: Grace is invited already).
@@ -794,7 +794,8 @@ on_both!(an_idempotency_key_gives_the_first_answer_again, |db| {
         )
         .send()
         .await;
-    assert_eq!(r.status, 422);
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["error"]["field"], "email");
     // A refresh repeated hands out the one new key, once made.
     let member = app.user_id("member@example.com").await;
     let refresh = || {
@@ -816,6 +817,30 @@ on_both!(an_idempotency_key_gives_the_first_answer_again, |db| {
         .filter(|a| a == "api_key.refreshed")
         .count();
     assert_eq!(refreshed, 1);
+    // The key itself is not kept: the replay fetched it again, checked and audited.
+    let kept: Vec<String> = sqlx::query_scalar("select body from api_idempotency")
+        .fetch_all(&app.roster.store.pool)
+        .await
+        .unwrap();
+    assert!(kept.iter().all(|b| !b.contains(a["key"].as_str().unwrap())));
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"api_key.copied".to_owned())
+    );
+    // Refreshed again since: the replay's key is no longer current, and is not handed out.
+    ok(&app
+        .rest_json(
+            "POST",
+            &format!("/api/v1/members/{member}/api-key/refresh"),
+            &key,
+            serde_json::json!({"overlap": "now"}),
+        )
+        .send()
+        .await);
+    let r = refresh().send().await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(code(&r), "conflict");
     // Another member's key with the same Idempotency-Key is a request of its own.
     let admin = key_of(&app, "admin@example.com", None).await;
     let r = app
@@ -828,10 +853,110 @@ on_both!(an_idempotency_key_gives_the_first_answer_again, |db| {
         .header("idempotency-key", "onboard-grace-1")
         .send()
         .await;
-    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.headers.get("idempotent-replayed").is_none());
     // After a day the key may be used again.
     app.clock.advance(24 * 3_600_000 + 1);
     let r = invite("onboard-grace-1", "alan@example.com").send().await;
     assert_eq!(r.status, 201, "{}", r.body);
 });
+
+on_both!(a_replaced_key_works_on_but_hands_out_no_key, |db| {
+    let app = TestApp::new(db).await;
+    org(&app).await;
+    let old = key_of(&app, OWNER, None).await;
+    let owner_id = app.user_id(OWNER).await;
+    let member_id = app.user_id("member@example.com").await;
+    // The Owner rotates their own key with a day of overlap.
+    let new = ok(&app
+        .rest_json(
+            "POST",
+            &format!("/api/v1/members/{owner_id}/api-key/refresh"),
+            &old,
+            serde_json::json!({"overlap": "24h"}),
+        )
+        .send()
+        .await)["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The old key keeps working for the team, as integrations need through the overlap...
+    assert_eq!(
+        ok(&app.rest("GET", "/api/v1/me", &old).send().await)["email"],
+        OWNER
+    );
+    ok(&app.rest("GET", "/api/v1/members", &old).send().await);
+    // ...but a leaked old key cannot read or replace the new one, nor anyone's.
+    for (method, path) in [
+        ("GET", format!("/api/v1/members/{owner_id}/api-key")),
+        (
+            "POST",
+            format!("/api/v1/members/{owner_id}/api-key/refresh"),
+        ),
+        ("GET", format!("/api/v1/members/{member_id}/api-key")),
+        (
+            "POST",
+            format!("/api/v1/members/{member_id}/api-key/refresh"),
+        ),
+    ] {
+        let r = app.rest(method, &path, &old).send().await;
+        assert_eq!(r.status, 403, "{method} {path}: {}", r.body);
+        assert_eq!(code(&r), "key_replaced");
+    }
+    assert_eq!(key_of(&app, OWNER, None).await, new);
+    ok(&app
+        .rest("GET", &format!("/api/v1/members/{member_id}/api-key"), &new)
+        .send()
+        .await);
+});
+
+on_both!(
+    an_idempotency_claim_is_recorded_or_let_go_by_its_request_only,
+    |db| {
+        use server::db::api_requests::{Claim, claim, finish, release};
+        let app = TestApp::new(db).await;
+        let mut conn = app.roster.store.pool.acquire().await.unwrap();
+        let day = 24 * 3_600_000;
+        let Claim::First(mine) = claim(&mut conn, 7, "k", "h", START, day).await.unwrap() else {
+            panic!("the first claim runs");
+        };
+        assert_eq!(
+            claim(&mut conn, 7, "k", "h", START, day).await.unwrap(),
+            Claim::Running
+        );
+        assert_eq!(
+            claim(&mut conn, 7, "k", "other", START, day).await.unwrap(),
+            Claim::Mismatch
+        );
+        // A request that took the key over cannot record into, or let go of, another's claim.
+        finish(&mut conn, 7, "k", "not-mine", 201, "{}")
+            .await
+            .unwrap();
+        release(&mut conn, 7, "k", "not-mine").await.unwrap();
+        assert_eq!(
+            claim(&mut conn, 7, "k", "h", START, day).await.unwrap(),
+            Claim::Running
+        );
+        finish(&mut conn, 7, "k", &mine, 201, "{\"id\":\"1\"}")
+            .await
+            .unwrap();
+        assert_eq!(
+            claim(&mut conn, 7, "k", "h", START, day).await.unwrap(),
+            Claim::Answered(201, "{\"id\":\"1\"}".into())
+        );
+        // Another API key's same Idempotency-Key is its own.
+        assert!(matches!(
+            claim(&mut conn, 8, "k", "h", START, day).await.unwrap(),
+            Claim::First(_)
+        ));
+        // A claim whose request died (no answer within ten minutes) may be taken again.
+        let Claim::First(_) = claim(&mut conn, 7, "dies", "h", START, day).await.unwrap() else {
+            panic!();
+        };
+        let later = START + 10 * 60_000;
+        assert!(matches!(
+            claim(&mut conn, 7, "dies", "h", later, day).await.unwrap(),
+            Claim::First(_)
+        ));
+    }
+);

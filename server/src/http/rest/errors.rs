@@ -27,9 +27,9 @@ pub struct ErrorBody {
 /// What went wrong.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable: `unauthorized`, `terms_not_accepted`, `permission_denied`, `not_found`,
-    /// `validation_failed`, `seat_limit_reached`, `conflict`, `rate_limited`, `unavailable`
-    /// or `internal`.
+    /// Stable: `unauthorized`, `terms_not_accepted`, `permission_denied`, `key_replaced`,
+    /// `not_found`, `method_not_allowed`, `validation_failed`, `seat_limit_reached`,
+    /// `conflict`, `rate_limited`, `unavailable` or `internal`.
     #[schema(example = "validation_failed")]
     pub code: &'static str,
     /// A sentence to show a person as it is.
@@ -88,8 +88,17 @@ impl ApiError {
         ApiError::from(AppError::field(field, message))
     }
 
-    pub fn code(&self) -> &'static str {
-        self.body.code
+    /// A refusal of a service, after the request's own fields were checked: a field error
+    /// then is about the organization as it is now (an address already invited, a name in
+    /// use), so it answers `409 conflict`, still naming the field.
+    pub fn state(e: AppError) -> ApiError {
+        let field = matches!(e, AppError::Validation(_));
+        let mut error = ApiError::from(e);
+        if field {
+            error.status = StatusCode::CONFLICT;
+            error.body.code = "conflict";
+        }
+        error
     }
 }
 

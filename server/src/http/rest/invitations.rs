@@ -5,7 +5,7 @@ use super::schema::{ApiJson, ApiQuery, Id, Invitation, InvitationStatus, Page, S
 use super::{ApiError, Caller};
 use crate::http::AppState;
 use app::error::AppError;
-use app::model::team::{BULK_MAX, BulkOutcome, Role, RowKind, SortKey, Status, TeamQuery};
+use app::model::team::{BULK_MAX, BulkOutcome, Role, RowKind, SortKey, Status};
 use app::model::{EmailAddress, PersonName};
 use app::ports::Invite;
 use axum::Json;
@@ -24,9 +24,12 @@ pub struct InvitationFilter {
     /// `admin`, `member`, `visitor` or `custom-<id>`.
     #[param(pattern = "^(owner|admin|member|visitor|custom-[1-9][0-9]{0,17})$")]
     pub role: Option<String>,
+    #[param(inline)]
     pub status: Option<InvitationStatus>,
     /// The column to order by (default `name`).
+    #[param(inline)]
     pub sort: Option<InvitationSort>,
+    #[param(inline)]
     pub order: Option<SortOrder>,
     /// A `next_cursor` or `previous_cursor` of an earlier page.
     #[param(pattern = "^[ab]\\.[mi][1-9][0-9]{0,17}$")]
@@ -104,12 +107,12 @@ fn role_field(text: &str) -> Result<Role, AppError> {
 
 /// Sends an invitation by email.
 #[utoipa::path(post, path = "/api/v1/invitations", tag = "invitations",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeats within 24 hours get the first answer.")),
+    params(super::IdempotencyKey),
     request_body = NewInvitation,
     responses(
         (status = 201, description = "Invited.", body = Invitation),
-        (status = 409, description = "Every seat is taken (`seat_limit_reached`), or a sending limit.", body = super::errors::ErrorBody),
-        (status = 422, description = "A field is not valid, or the person is a member or invited already.", body = super::errors::ErrorBody),
+        (status = 409, description = "The person is a member or invited already, every seat is taken (`seat_limit_reached`), or a sending limit.", body = super::errors::ErrorBody),
+        (status = 422, description = "A field is not valid.", body = super::errors::ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -134,21 +137,27 @@ pub async fn create(
         email,
         role: role?,
     };
-    state.services.team.invite(&caller.0, invite).await?;
-    let query = TeamQuery {
-        search: address.clone(),
-        only: Some(RowKind::Invitation),
-        ..TeamQuery::default()
+    state
+        .services
+        .team
+        .invite(&caller.0, invite)
+        .await
+        .map_err(ApiError::state)?;
+    // The invitation just sent, by its address (stored as parsed).
+    let found = async {
+        let mut conn = state.accounts.store.pool.acquire().await?;
+        crate::db::team::pending_by_email(&mut conn, caller.0.org_id, &address).await
+    }
+    .await;
+    let id = match found {
+        Ok(Some(invitation)) => invitation.id,
+        Ok(None) => return Err(ApiError::from(AppError::NotFound)),
+        Err(e) => {
+            tracing::error!(error = %e, "REST API: read the invitation just sent");
+            return Err(ApiError::from(AppError::Internal));
+        }
     };
-    let page = state.services.team.list(&caller.0, query).await?;
-    let row = page
-        .rows
-        .into_iter()
-        .find(|r| r.email.eq_ignore_ascii_case(&address))
-        .ok_or_else(|| {
-            tracing::error!("an invitation just sent is not listed");
-            ApiError::from(AppError::Internal)
-        })?;
+    let row = one_row(&state, &caller, RowKind::Invitation, id).await?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
@@ -198,12 +207,12 @@ pub struct BulkReport {
 /// Invites many people at once; each address says what became of it, and nothing is
 /// written unless someone was invited.
 #[utoipa::path(post, path = "/api/v1/invitations/bulk", tag = "invitations",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeats within 24 hours get the first answer.")),
+    params(super::IdempotencyKey),
     request_body = BulkInvitation,
     responses(
         (status = 200, description = "One result per address.", body = BulkReport),
-        (status = 409, description = "Every seat is taken, or a sending limit.", body = super::errors::ErrorBody),
-        (status = 422, description = "No addresses, too many, or no such role.", body = super::errors::ErrorBody),
+        (status = 409, description = "Every seat is taken, a sending limit, or no such role.", body = super::errors::ErrorBody),
+        (status = 422, description = "No addresses, or too many.", body = super::errors::ErrorBody),
     ))]
 pub async fn bulk(
     State(state): State<AppState>,
@@ -228,7 +237,8 @@ pub async fn bulk(
         .services
         .team
         .bulk_invite(&caller.0, &text, role)
-        .await?;
+        .await
+        .map_err(ApiError::state)?;
     let results: Vec<BulkLine> = results
         .into_iter()
         .map(|r| BulkLine {
@@ -269,7 +279,12 @@ pub async fn resend(
     Id(id): Id,
 ) -> Result<Json<Invitation>, ApiError> {
     one_row(&state, &caller, RowKind::Invitation, id).await?;
-    state.services.team.resend(&caller.0, id).await?;
+    state
+        .services
+        .team
+        .resend(&caller.0, id)
+        .await
+        .map_err(ApiError::state)?;
     Ok(Json(
         one_row(&state, &caller, RowKind::Invitation, id)
             .await?
@@ -290,6 +305,11 @@ pub async fn cancel(
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     one_row(&state, &caller, RowKind::Invitation, id).await?;
-    state.services.team.cancel(&caller.0, id).await?;
+    state
+        .services
+        .team
+        .cancel(&caller.0, id)
+        .await
+        .map_err(ApiError::state)?;
     Ok(StatusCode::NO_CONTENT)
 }

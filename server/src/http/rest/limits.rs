@@ -19,8 +19,11 @@ use sha2::{Digest, Sha256};
 pub const IDEMPOTENCY_KEEP: Millis = DAY;
 /// The longest Idempotency-Key taken.
 const IDEMPOTENCY_KEY_MAX: usize = 255;
-/// The largest answer kept for replay (a bulk invitation of 1,000 lines fits).
+/// The largest answer read back from a handler.
 const ANSWER_LIMIT: usize = 4 * 1024 * 1024;
+/// The largest answer kept for replay (a bulk invitation of 1,000 ordinary lines fits); a
+/// larger one is not kept, and a repeat runs again.
+const KEPT_LIMIT: usize = 256 * 1024;
 
 /// The window a call at `now` falls in, and the seconds until it ends.
 fn window(now: Millis) -> (Millis, u64) {
@@ -97,17 +100,23 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let Some(idempotency_key) = given
         .to_str()
         .ok()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_MAX)
+        .filter(|k| {
+            (1..=IDEMPOTENCY_KEY_MAX).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
+        })
         .map(str::to_owned)
     else {
         return ApiError::field(
             "Idempotency-Key",
-            format!("Use an Idempotency-Key of 1 to {IDEMPOTENCY_KEY_MAX} visible characters."),
+            format!(
+                "Use an Idempotency-Key of 1 to {IDEMPOTENCY_KEY_MAX} visible characters, without spaces."
+            ),
         )
         .into_response();
     };
-    let Some(key_id) = key_id(&req) else {
+    let Some(actor) = req.extensions().get::<Actor>().cloned() else {
+        return next.run(req).await;
+    };
+    let Via::ApiKey(key_id) = actor.via else {
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
@@ -115,10 +124,17 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         return ApiError::field("body", "The body is too large.").into_response();
     };
     let mut hash = Sha256::new();
-    hash.update(parts.method.as_str());
-    hash.update(b" ");
-    hash.update(parts.uri.path());
-    hash.update(b"\n");
+    for part in [
+        parts.method.as_str().as_bytes(),
+        parts.uri.path().as_bytes(),
+        parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .map_or(&b""[..], |v| v.as_bytes()),
+    ] {
+        hash.update(part);
+        hash.update(b"\n");
+    }
     hash.update(&bytes);
     let request_hash = hex::encode(hash.finalize());
     let now = state.accounts.clock.now();
@@ -136,8 +152,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         .await
     }
     .await;
-    match claimed {
-        Ok(Claim::First) => {}
+    let refresh = parts.uri.path().ends_with("/api-key/refresh");
+    let claim = match claimed {
+        Ok(Claim::First(claim)) => claim,
+        Ok(Claim::Answered(status, body)) if refresh && status == 200 => {
+            return replay_refresh(&state, &actor, body).await;
+        }
         Ok(Claim::Answered(status, body)) => return replay(status, body),
         Ok(Claim::Running) => {
             return ApiError::new(
@@ -148,35 +168,69 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             .into_response();
         }
         Ok(Claim::Mismatch) => {
-            return ApiError::field(
+            return ApiError::state(app::error::AppError::field(
                 "Idempotency-Key",
                 "This Idempotency-Key was used for a different request. Use a new key for a new request.",
-            )
+            ))
             .into_response();
+        }
+        Ok(Claim::Full) => {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "This API key has {} answers kept for Idempotency-Keys; send the next request without one or wait.",
+                    api_requests::KEPT_PER_KEY
+                ),
+            );
+            e.retry_after = Some(60);
+            return e.into_response();
         }
         Err(e) => {
             tracing::error!(error = %e, "REST API: claim an idempotency key");
             return ApiError::from(app::error::AppError::Busy).into_response();
         }
-    }
+    };
     let res = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     let status = res.status();
     let (res_parts, res_body) = res.into_parts();
     let answer = axum::body::to_bytes(res_body, ANSWER_LIMIT).await;
+    // What is kept: never a key itself (a replayed refresh fetches it again, as Copy API Key
+    // does, checked and audited); nothing too large to keep.
+    let kept = match &answer {
+        Ok(bytes) if !status.is_server_error() => {
+            if refresh && status == StatusCode::OK {
+                serde_json::from_slice::<serde_json::Value>(bytes)
+                    .ok()
+                    .map(|mut v| {
+                        v["key"] = serde_json::Value::Null;
+                        v.to_string()
+                    })
+            } else {
+                Some(String::from_utf8_lossy(bytes).into_owned())
+            }
+        }
+        _ => None,
+    }
+    .filter(|text| text.len() <= KEPT_LIMIT);
     let recorded = async {
         let mut conn = store.pool.acquire().await?;
-        match (&answer, status.is_server_error()) {
-            // Failed on the server's side: the key may be used again.
-            (Ok(_), true) | (Err(_), _) => {
-                api_requests::release(&mut conn, key_id, &idempotency_key).await
+        match &kept {
+            Some(text) => {
+                api_requests::finish(
+                    &mut conn,
+                    key_id,
+                    &idempotency_key,
+                    &claim,
+                    status.as_u16(),
+                    text,
+                )
+                .await
             }
-            (Ok(bytes), false) => {
-                let text = String::from_utf8_lossy(bytes);
-                api_requests::finish(&mut conn, key_id, &idempotency_key, status.as_u16(), &text)
-                    .await
-            }
+            // Failed on the server's side, or too large: the key may be used again.
+            None => api_requests::release(&mut conn, key_id, &idempotency_key, &claim).await,
         }
     }
     .await;
@@ -189,6 +243,52 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
+/// A refresh's first answer again, with its key fetched as "Copy API Key" would (checked
+/// against the caller's role now, and audited): only while that key is still the member's
+/// current one.
+async fn replay_refresh(state: &AppState, actor: &Actor, kept: String) -> Response {
+    let Ok(mut answer) = serde_json::from_str::<serde_json::Value>(&kept) else {
+        return ApiError::from(app::error::AppError::Internal).into_response();
+    };
+    let member = answer["member"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok());
+    let made = answer["member"]["api_key"]["id"]
+        .as_str()
+        .map(str::to_owned);
+    let (Some(member), Some(made)) = (member, made) else {
+        return ApiError::from(app::error::AppError::Internal).into_response();
+    };
+    let query = app::model::team::TeamQuery {
+        only: Some(app::model::team::RowKind::Member),
+        id: Some(member),
+        ..Default::default()
+    };
+    let current = match state.services.team.list(actor, query).await {
+        Ok(page) => page
+            .rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.key)
+            .map(|k| k.id.to_string()),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if current.as_deref() != Some(made.as_str()) {
+        return ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "The key this request made is no longer the member's current key. Copy API Key gives the current one.",
+        )
+        .into_response();
+    }
+    match state.services.team.copy_key(actor, member).await {
+        Ok(key) => {
+            answer["key"] = serde_json::Value::String(key);
+            replay(200, answer.to_string())
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
 /// The first answer again, marked as a replay.
 fn replay(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);

@@ -27,9 +27,12 @@ pub struct MemberFilter {
     /// `owner`, `admin`, `member`, `visitor` or `custom-<id>`.
     #[param(pattern = "^(owner|admin|member|visitor|custom-[1-9][0-9]{0,17})$")]
     pub role: Option<String>,
+    #[param(inline)]
     pub status: Option<MemberStatus>,
     /// The column to order by (default `name`).
+    #[param(inline)]
     pub sort: Option<MemberSort>,
+    #[param(inline)]
     pub order: Option<SortOrder>,
     /// A `next_cursor` or `previous_cursor` of an earlier page.
     #[param(pattern = "^[ab]\\.[mi][1-9][0-9]{0,17}$")]
@@ -58,6 +61,9 @@ impl From<MemberSort> for SortKey {
     }
 }
 
+/// The longest search taken.
+const SEARCH_MAX: usize = 200;
+
 /// The team query of a list of one kind of row.
 pub(super) fn team_query(
     kind: RowKind,
@@ -80,13 +86,15 @@ pub(super) fn team_query(
         })?),
         None => None,
     };
+    let search = search.unwrap_or_default();
+    if search.chars().count() > SEARCH_MAX || search.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "search",
+            format!("Search for at most {SEARCH_MAX} characters, without control characters."),
+        ));
+    }
     Ok(TeamQuery {
-        search: search
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(200)
-            .collect(),
+        search,
         role,
         status,
         sort,
@@ -200,8 +208,9 @@ pub struct MemberChange {
     pub first_name: Option<String>,
     #[schema(min_length = 1, max_length = 100)]
     pub last_name: Option<String>,
-    /// An international number ("+44 20 7946 0958"), or empty to clear it.
-    #[schema(max_length = 32)]
+    /// 6 to 20 digits with spaces, dashes and brackets, and a leading `+` if
+    /// international ("+44 20 7946 0958"); empty clears it.
+    #[schema(pattern = "^[0-9 ()+-]*$")]
     pub mobile: Option<String>,
 }
 
@@ -232,6 +241,16 @@ pub async fn update(
         change.last_name.as_deref().unwrap_or(&now.last_name),
         "a last name",
     );
+    if let Some(text) = &change.mobile
+        && text
+            .chars()
+            .any(|c| !(c.is_ascii_digit() || " ()+-".contains(c)))
+    {
+        return Err(ApiError::field(
+            "mobile",
+            "Enter a mobile number of 6 to 20 digits, like +1 555 010 2030.",
+        ));
+    }
     // Those who may edit see every mobile number: one not sent stays as it is.
     let mobile = MobileNumber::parse_optional(
         "mobile",
@@ -244,8 +263,9 @@ pub async fn update(
     let role = match change.role.as_deref() {
         Some(text) => Role::parse(text)
             .filter(|r| *r != Role::Owner)
+            .map(Some)
             .ok_or_else(|| AppError::field("role", "Choose a role.")),
-        None => Ok(now.role),
+        None => Ok(None),
     };
     AppError::check([
         first.as_ref().err(),
@@ -259,7 +279,12 @@ pub async fn update(
         mobile: mobile?,
         role: role?,
     };
-    state.services.team.edit(&caller.0, id, edit).await?;
+    state
+        .services
+        .team
+        .edit(&caller.0, id, edit)
+        .await
+        .map_err(ApiError::state)?;
     get(State(state), caller, Id(id)).await
 }
 
@@ -271,7 +296,12 @@ async fn act(
 ) -> Result<Json<Member>, ApiError> {
     // A member of another organization is not found, before any rule is looked at.
     one_row(&state, &caller, RowKind::Member, id).await?;
-    state.services.team.act(&caller.0, id, action).await?;
+    state
+        .services
+        .team
+        .act(&caller.0, id, action)
+        .await
+        .map_err(ApiError::state)?;
     get(State(state), caller, Id(id)).await
 }
 
@@ -422,8 +452,7 @@ pub struct RefreshedKey {
 
 /// "Refresh": a new key for the member; returns it once.
 #[utoipa::path(post, path = "/api/v1/members/{id}/api-key/refresh", tag = "members",
-    params(("id" = String, Path, description = "The member's user id."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Repeats within 24 hours get the first answer.")),
+    params(("id" = String, Path, description = "The member's user id."), super::IdempotencyKey),
     request_body(content = RefreshRequest, description = "Optional: sends the default overlap `now` when absent."),
     responses(
         (status = 200, body = RefreshedKey),
@@ -461,7 +490,8 @@ pub async fn refresh_api_key(
         .services
         .team
         .refresh_key(&caller.0, id, key_id, grace)
-        .await?;
+        .await
+        .map_err(ApiError::state)?;
     let member = one_row(&state, &caller, RowKind::Member, id).await?.into();
     Ok(Json(RefreshedKey { key, member }))
 }

@@ -43,7 +43,7 @@ pub fn operations() -> Vec<(Method, &'static str, Requirement)> {
     let (get, post, patch, delete) = (Method::GET, Method::POST, Method::PATCH, Method::DELETE);
     vec![
         (get.clone(), "/api/v1/me", Member),
-        (get.clone(), "/api/v1/organization", Member),
+        (get.clone(), "/api/v1/organization", team(Level::View)),
         (get.clone(), "/api/v1/regions", team(Level::View)),
         (get.clone(), "/api/v1/members", team(Level::View)),
         (get.clone(), "/api/v1/members/{id}", team(Level::View)),
@@ -103,6 +103,17 @@ pub fn operations() -> Vec<(Method, &'static str, Requirement)> {
             Requirement::Feature(Feature::Analytics, Need::At(Level::View)),
         ),
     ]
+}
+
+/// The `Idempotency-Key` header of the POSTs that create something.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+struct IdempotencyKey {
+    /// Any 1 to 255 visible characters, unique per request: a repeat with the same key and
+    /// body within 24 hours gets the first answer again (marked `Idempotent-Replayed: true`).
+    #[param(rename = "Idempotency-Key", pattern = "^[!-~]{1,255}$")]
+    idempotency_key: Option<String>,
 }
 
 /// The requirement declared for `method` on `path`.
@@ -196,7 +207,7 @@ fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
     };
     let common = [
         ("401", error("No API key, or one that does not identify an active member (`unauthorized`).").build()),
-        ("403", error("The caller's role may not do this (`permission_denied`), or the Terms of Use changed since they last accepted them (`terms_not_accepted`).").build()),
+        ("403", error("The caller's role may not do this (`permission_denied`), the Terms of Use changed since they last accepted them (`terms_not_accepted`), or a replaced key asked for keys (`key_replaced`).").build()),
         ("429", error("Too many calls with this key (`rate_limited`).").header("Retry-After", retry()).build()),
         ("500", error("Roster failed (`internal`); nothing of its internals is shown.").build()),
         ("503", error("Roster is busy (`unavailable`).").header("Retry-After", retry()).build()),
@@ -266,13 +277,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/v1/{*rest}",
             axum::routing::any(|| async { ApiError::not_found() }),
         )
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "This address does not take that method.",
-            )
-        });
+        .method_not_allowed_fallback(|| async { method_not_allowed() });
     Router::new().merge(api)
 }
 
@@ -305,26 +310,48 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     else {
         return ApiError::not_found().into_response();
     };
-    let Some(needs) = requirement(req.method(), &path) else {
-        tracing::error!(%path, method = %req.method(), "REST operation without a declared requirement");
-        return ApiError::from(app::error::AppError::Forbidden).into_response();
+    // HEAD is GET without the body.
+    let method = match req.method() {
+        &Method::HEAD => Method::GET,
+        other => other.clone(),
+    };
+    let Some(needs) = requirement(&method, &path) else {
+        return method_not_allowed().into_response();
     };
     let presented = match bearer(req.headers().get(header::AUTHORIZATION)) {
         Ok(key) => key,
         Err(e) => return e.into_response(),
     };
-    let actor = match state.accounts.authenticate_key(presented).await {
-        Ok(actor) => actor,
+    let (actor, replaced) = match state.accounts.authenticate_key(presented).await {
+        Ok(found) => found,
         Err(refusal) => return ApiError::key(refusal).into_response(),
     };
     if !actor.terms_accepted {
         return ApiError::terms().into_response();
+    }
+    // A replaced key works on through its overlap, but hands out no key: one that leaked
+    // buys nothing of the key that replaced it.
+    if replaced && path.contains("/api-key") {
+        return ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "key_replaced",
+            "This API key has been replaced. Use the current key to copy or refresh keys.",
+        )
+        .into_response();
     }
     if let Err(e) = actor.meets(needs) {
         return ApiError::from(e).into_response();
     }
     req.extensions_mut().insert(actor);
     next.run(req).await
+}
+
+fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This address does not take that method.",
+    )
 }
 
 /// The key of an `Authorization: Bearer` header.

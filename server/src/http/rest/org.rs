@@ -302,8 +302,8 @@ pub struct NewRole {
     request_body = NewRole,
     responses(
         (status = 201, body = CustomRole),
-        (status = 409, description = "A rule refuses it.", body = super::errors::ErrorBody),
-        (status = 422, description = "A field is not valid (a name in use, a grant beyond yours).", body = super::errors::ErrorBody),
+        (status = 409, description = "The name is in use.", body = super::errors::ErrorBody),
+        (status = 422, description = "A field is not valid.", body = super::errors::ErrorBody),
     ))]
 pub async fn create_role(
     State(state): State<AppState>,
@@ -316,7 +316,12 @@ pub async fn create_role(
         description: body.description,
         grants: grants_from(&body.grants)?,
     };
-    let id = state.services.org.save_role(&caller.0, draft).await?;
+    let id = state
+        .services
+        .org
+        .save_role(&caller.0, draft)
+        .await
+        .map_err(ApiError::state)?;
     Ok((
         StatusCode::CREATED,
         Json(find_role(&state, &caller, id).await?),
@@ -369,7 +374,12 @@ pub async fn update_role(
             None => now.grants,
         },
     };
-    state.services.org.save_role(&caller.0, draft).await?;
+    state
+        .services
+        .org
+        .save_role(&caller.0, draft)
+        .await
+        .map_err(ApiError::state)?;
     Ok(Json(find_role(&state, &caller, id).await?))
 }
 
@@ -389,8 +399,8 @@ pub struct DeleteRoleQuery {
     responses(
         (status = 204, description = "Deleted."),
         (status = 404, description = "No such role in this organization.", body = super::errors::ErrorBody),
-        (status = 409, description = "A rule refuses it.", body = super::errors::ErrorBody),
-        (status = 422, description = "`move_to` is missing or not a role you may give.", body = super::errors::ErrorBody),
+        (status = 409, description = "`move_to` is needed, or not a role you may give.", body = super::errors::ErrorBody),
+        (status = 422, description = "`move_to` is not a role.", body = super::errors::ErrorBody),
     ))]
 pub async fn delete_role(
     State(state): State<AppState>,
@@ -411,7 +421,8 @@ pub async fn delete_role(
         .services
         .org
         .delete_role(&caller.0, id, move_to)
-        .await?;
+        .await
+        .map_err(ApiError::state)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -419,14 +430,14 @@ pub async fn delete_role(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageFilter {
-    /// `24h`, `7d` (default), `30d`, `90d` or `custom` (with `from` and `to`).
-    #[param(pattern = "^(24h|7d|30d|90d|custom)$")]
-    pub range: Option<String>,
-    /// A custom range's first day, `YYYY-MM-DD`.
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    /// The time range (default `7d`); `custom` takes `from` and `to`.
+    #[param(inline)]
+    pub range: Option<UsageRange>,
+    /// A custom range's first day (`range` may then be left out).
+    #[param(format = Date)]
     pub from: Option<String>,
-    /// A custom range's last day, `YYYY-MM-DD`.
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    /// A custom range's last day.
+    #[param(format = Date)]
     pub to: Option<String>,
     /// A member's id.
     #[param(pattern = "^[1-9][0-9]{0,17}$")]
@@ -440,12 +451,47 @@ pub struct UsageFilter {
     /// `allowed`, `denied`, or one refusal's reason code.
     #[param(max_length = 40)]
     pub outcome: Option<String>,
-    /// The member table's order: `calls` (default), `denied`, `name` or `last`.
-    #[param(pattern = "^(calls|denied|name|last)$")]
-    pub sort: Option<String>,
+    /// The member table's order (default `calls`).
+    #[param(inline)]
+    pub sort: Option<UsageSort>,
     /// An IANA time zone for the buckets, such as `Europe/Berlin` (default UTC).
     #[param(max_length = 64)]
     pub tz: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+pub enum UsageRange {
+    #[serde(rename = "24h")]
+    Day,
+    #[serde(rename = "7d")]
+    Week,
+    #[serde(rename = "30d")]
+    Month,
+    #[serde(rename = "90d")]
+    Quarter,
+    #[serde(rename = "custom")]
+    Custom,
+}
+
+impl UsageRange {
+    fn as_str(self) -> &'static str {
+        match self {
+            UsageRange::Day => "24h",
+            UsageRange::Week => "7d",
+            UsageRange::Month => "30d",
+            UsageRange::Quarter => "90d",
+            UsageRange::Custom => app::model::usage::CUSTOM_RANGE,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageSort {
+    Calls,
+    Denied,
+    Name,
+    Last,
 }
 
 /// The Usage page's figures.
@@ -511,15 +557,46 @@ pub async fn usage(
     caller: Caller,
     ApiQuery(f): ApiQuery<UsageFilter>,
 ) -> Result<Json<UsageFigures>, ApiError> {
+    if let Some(tz) = &f.tz
+        && tz.parse::<chrono_tz::Tz>().is_err()
+    {
+        return Err(ApiError::field(
+            "tz",
+            "Use an IANA time zone such as Europe/Berlin.",
+        ));
+    }
+    for (field, day) in [("from", &f.from), ("to", &f.to)] {
+        if let Some(day) = day
+            && chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err()
+        {
+            return Err(ApiError::field(field, "Use a date like 2026-12-01."));
+        }
+    }
+    if let Some(member) = &f.member
+        && !member.parse::<i64>().is_ok_and(|id| id > 0)
+    {
+        return Err(ApiError::field("member", "Use a member's id."));
+    }
+    // Days without a range are a custom range.
+    let range = match (f.range, &f.from, &f.to) {
+        (None, Some(_), _) | (None, _, Some(_)) => Some(UsageRange::Custom),
+        (range, _, _) => range,
+    };
     let query = UsageQuery {
-        range: f.range.unwrap_or_default(),
+        range: range.map(UsageRange::as_str).unwrap_or_default().to_owned(),
         from: f.from.unwrap_or_default(),
         to: f.to.unwrap_or_default(),
         member: f.member.unwrap_or_default(),
         feature: f.feature.unwrap_or_default(),
         region: f.region.unwrap_or_default(),
         outcome: f.outcome.unwrap_or_default(),
-        sort: f.sort.unwrap_or_default(),
+        sort: match f.sort {
+            None | Some(UsageSort::Calls) => "calls",
+            Some(UsageSort::Denied) => "denied",
+            Some(UsageSort::Name) => "name",
+            Some(UsageSort::Last) => "last",
+        }
+        .to_owned(),
         tz: f.tz.unwrap_or_default(),
     };
     let r = state.services.usage.report(&caller.0, query).await?;

@@ -266,17 +266,11 @@ impl TeamService {
     ) -> Result<(), AppError> {
         let (mut change, me) = self.manage(actor, Level::Edit).await?;
         let member = self.member(&mut change, actor, &me, user_id).await?;
+        let role = edit.role.unwrap_or(member.target.role);
         // A new role takes the one role-change path, which checks Edit as well.
-        if edit.role != member.target.role {
-            self.change_role(
-                &mut change,
-                actor,
-                &me,
-                &member,
-                MemberAction::Edit,
-                edit.role,
-            )
-            .await?;
+        if role != member.target.role {
+            self.change_role(&mut change, actor, &me, &member, MemberAction::Edit, role)
+                .await?;
         } else if !may_act(&me.access, member.target, MemberAction::Edit) {
             return Err(AppError::Forbidden);
         }
@@ -294,7 +288,7 @@ impl TeamService {
         .or_internal("edit member")?;
         let detail = before_after(
             serde_json::json!({ "role": member.target.role.key() }),
-            serde_json::json!({ "role": edit.role.key() }),
+            serde_json::json!({ "role": role.key() }),
         );
         change
             .audit("member.edited", &member.email, Some(&detail))
