@@ -7,6 +7,7 @@
 //! Every operation declares what it needs in `operations()`; a request to a route without a
 //! declaration is refused, and a test fails when the OpenAPI document and the table differ.
 
+mod docs;
 mod errors;
 mod invitations;
 mod limits;
@@ -185,8 +186,8 @@ fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (router, doc)
 }
 
-/// The answers every operation may give: no key, a role that may not, too many calls, and
-/// the server failing.
+/// The answers every operation may give (no key, a role that may not, too many calls, the
+/// server failing), and each operation's id.
 fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder, header::HeaderBuilder};
     let error = |description: &str| {
@@ -212,16 +213,20 @@ fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
         ("500", error("Roster failed (`internal`); nothing of its internals is shown.").build()),
         ("503", error("Roster is busy (`unavailable`).").header("Retry-After", retry()).build()),
     ];
-    for item in doc.paths.paths.values_mut() {
-        for op in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.patch,
-            &mut item.delete,
-        ]
-        .into_iter()
-        .flatten()
-        {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (method, op) in [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ] {
+            let Some(op) = op else { continue };
+            // Unique and stable: the method and the path's words ("get_members_by_id").
+            let words = path
+                .trim_start_matches(PREFIX)
+                .replace("{id}", "by_id")
+                .replace(['/', '-'], "_");
+            op.operation_id = Some(format!("{method}{words}"));
             for (status, response) in &common {
                 op.responses
                     .responses
@@ -273,6 +278,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 )
             }),
         )
+        .route("/api/docs", axum::routing::get(docs::page))
+        .route("/api/docs/style.css", axum::routing::get(docs::stylesheet))
         .route(
             "/api/v1/{*rest}",
             axum::routing::any(|| async { ApiError::not_found() }),
