@@ -799,6 +799,9 @@ written before the stop.
     # The Usage page's section, from a server and database of its own.
     import bench_usage
     bench_usage.run()
+    # The REST API's section, likewise.
+    import bench_api
+    bench_api.run()
 
 
 if __name__ == "__main__":

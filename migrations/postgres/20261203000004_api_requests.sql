@@ -1,6 +1,7 @@
 -- The REST API's calls per key and minute (a fixed window), counted in the database so the
--- limit holds across instances; swept by housekeeping once a window has passed.
-create table api_rate (
+-- limit holds across instances; swept by housekeeping once a window has passed. Unlogged: a
+-- count is written on every call, and one lost in a crash only forgives a minute's calls.
+create unlogged table api_rate (
     key_id bigint not null,
     window_start bigint not null,
     calls integer not null,

@@ -342,11 +342,14 @@ fn narrowing(kind: RowKind, q: &TeamQuery) -> String {
 /// stored member count plus the pending invitations (counted from their index).
 fn total_expr(q: &TeamQuery, backend: Backend) -> String {
     let search = search_kind(backend, &q.search);
-    let narrowed = q.only.is_some() || q.id.is_some();
-    if search == Search::None && q.role.is_none() && q.status.is_none() && !narrowed {
-        return "o.members_count + (select count(*) from invitations i where i.org_id = $org \
-                and i.status = 'pending')"
-            .to_owned();
+    if search == Search::None && q.role.is_none() && q.status.is_none() && q.id.is_none() {
+        let pending = "(select count(*) from invitations i where i.org_id = $org \
+                       and i.status = 'pending')";
+        return match q.only {
+            None => format!("o.members_count + {pending}"),
+            Some(RowKind::Member) => "o.members_count".to_owned(),
+            Some(RowKind::Invitation) => pending.to_owned(),
+        };
     }
     let count = |kind| {
         format!(

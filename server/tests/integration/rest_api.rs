@@ -608,6 +608,11 @@ on_both!(keys_alone_authenticate_and_errors_keep_one_shape, |db| {
         assert_eq!(r.status, 401, "{bad:?}: {}", r.body);
         assert_eq!(code(&r), "unauthorized");
     }
+    // A well-formed key that was never issued.
+    let never = server::auth::api_key::ApiKey::generate();
+    let r = app.rest("GET", "/api/v1/me", never.expose()).send().await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(code(&r), "unauthorized");
     let key = key_of(&app, OWNER, None).await;
     // Unknown routes and methods, bad ids, bad JSON and bad filters: the same shape.
     let r = app.rest("GET", "/api/v1/nothing-here", &key).send().await;

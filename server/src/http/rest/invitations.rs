@@ -5,7 +5,7 @@ use super::schema::{ApiJson, ApiQuery, Id, Invitation, InvitationStatus, Page, S
 use super::{ApiError, Caller};
 use crate::http::AppState;
 use app::error::AppError;
-use app::model::team::{BULK_MAX, BulkOutcome, Role, RowKind, SortKey, Status};
+use app::model::team::{BULK_MAX, BulkOutcome, Role, RowKind, SortKey, Status, split_bulk};
 use app::model::{EmailAddress, PersonName};
 use app::ports::Invite;
 use axum::Json;
@@ -111,7 +111,8 @@ fn role_field(text: &str) -> Result<Role, AppError> {
     request_body = NewInvitation,
     responses(
         (status = 201, description = "Invited.", body = Invitation),
-        (status = 409, description = "The person is a member or invited already, every seat is taken (`seat_limit_reached`), or a sending limit.", body = super::errors::ErrorBody),
+        (status = 409, description = "The person is a member or invited already, or every seat is taken (`seat_limit_reached`).", body = super::errors::ErrorBody),
+        (status = 429, description = "Too many calls with this key, or the organization's or the address's invitation limit is reached (`rate_limited`).", body = super::errors::ErrorBody),
         (status = 422, description = "A field is not valid.", body = super::errors::ErrorBody),
     ))]
 pub async fn create(
@@ -211,8 +212,8 @@ pub struct BulkReport {
     request_body = BulkInvitation,
     responses(
         (status = 200, description = "One result per address.", body = BulkReport),
-        (status = 409, description = "Every seat is taken, a sending limit, or no such role.", body = super::errors::ErrorBody),
-        (status = 422, description = "No addresses, or too many.", body = super::errors::ErrorBody),
+        (status = 409, description = "No such role, or one you may not give.", body = super::errors::ErrorBody),
+        (status = 422, description = "No addresses, too many, or an entry that is not one address.", body = super::errors::ErrorBody),
     ))]
 pub async fn bulk(
     State(state): State<AppState>,
@@ -225,10 +226,22 @@ pub async fn bulk(
             format!("Send at most {BULK_MAX} addresses at once."),
         ));
     }
-    if body.addresses.iter().any(|a| a.contains(['\n', '\r', ','])) {
+    if body.addresses.is_empty() {
+        return Err(ApiError::field("addresses", "Send at least one address."));
+    }
+    // Each entry is one address, as the Team page's list reads it (a comma or semicolon
+    // outside quotes, or a line break, would make it several).
+    if let Some(bad) = body
+        .addresses
+        .iter()
+        .find(|a| a.contains(['\n', '\r']) || split_bulk(a).len() != 1)
+    {
         return Err(ApiError::field(
             "addresses",
-            "Send one address per entry (no commas or line breaks).",
+            format!(
+                "Send one address per entry: {:?} is not one.",
+                bad.chars().take(80).collect::<String>()
+            ),
         ));
     }
     let role = role_field(&body.role)?;
@@ -271,7 +284,8 @@ pub async fn bulk(
     responses(
         (status = 200, description = "Sent again.", body = Invitation),
         (status = 404, description = "No such pending invitation in this organization.", body = super::errors::ErrorBody),
-        (status = 409, description = "Sent too recently, every seat is taken, or a sending limit.", body = super::errors::ErrorBody),
+        (status = 409, description = "Every seat is taken (an expired invitation takes one again).", body = super::errors::ErrorBody),
+        (status = 429, description = "Too many calls with this key, sent again too soon, or an invitation limit is reached (`rate_limited`).", body = super::errors::ErrorBody),
     ))]
 pub async fn resend(
     State(state): State<AppState>,

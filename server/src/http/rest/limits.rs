@@ -259,19 +259,17 @@ async fn replay_refresh(state: &AppState, actor: &Actor, kept: String) -> Respon
     let (Some(member), Some(made)) = (member, made) else {
         return ApiError::from(app::error::AppError::Internal).into_response();
     };
-    let query = app::model::team::TeamQuery {
-        only: Some(app::model::team::RowKind::Member),
-        id: Some(member),
-        ..Default::default()
-    };
-    let current = match state.services.team.list(actor, query).await {
-        Ok(page) => page
-            .rows
-            .into_iter()
-            .next()
-            .and_then(|r| r.key)
-            .map(|k| k.id.to_string()),
-        Err(e) => return ApiError::from(e).into_response(),
+    let current = async {
+        let mut conn = state.accounts.store.pool.acquire().await?;
+        crate::db::api_keys::current(&mut conn, actor.org_id, member).await
+    }
+    .await;
+    let current = match current {
+        Ok(key) => key.map(|k| k.id.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "REST API: read a member's current key");
+            return ApiError::from(app::error::AppError::Internal).into_response();
+        }
     };
     if current.as_deref() != Some(made.as_str()) {
         return ApiError::new(

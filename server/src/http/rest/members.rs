@@ -353,7 +353,7 @@ pub async fn revoke(
     act(state, caller, id, MemberAction::Revoke).await
 }
 
-/// "Activate": a revoked member may sign in again, with a new API key.
+/// "Activate": a revoked member may sign in again, and their API key works again.
 #[utoipa::path(post, path = "/api/v1/members/{id}/activate", tag = "members",
     params(("id" = String, Path, description = "The member's user id.")),
     responses(

@@ -329,6 +329,17 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         Ok(key) => key,
         Err(e) => return e.into_response(),
     };
+    // A key never issued is refused from memory, as the gateway check does: guessing costs
+    // no database work.
+    if let Ok(key) = crate::auth::api_key::ApiKey::parse(presented)
+        && state.gateway.watch.listening()
+        && !state
+            .gateway
+            .watch
+            .may_exist(&state.gateway.keys.lookup_hash(&key))
+    {
+        return ApiError::key(KeyRefusal::Unknown).into_response();
+    }
     let (actor, replaced) = match state.accounts.authenticate_key(presented).await {
         Ok(found) => found,
         Err(refusal) => return ApiError::key(refusal).into_response(),
