@@ -165,6 +165,7 @@ pub async fn build(
         gateway: gateway.clone(),
         usage: usage.clone(),
         accounts: accounts.clone(),
+        api_calls: Arc::new(http::rest::CallCounter::new(store.backend)),
     };
     Ok(Roster {
         router: http::router(state),

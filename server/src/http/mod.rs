@@ -32,6 +32,8 @@ pub struct AppState {
     pub usage: crate::services::UsageService,
     /// Authenticates the REST API's keys.
     pub accounts: crate::services::AccountService,
+    /// The REST API's calls per key and minute.
+    pub api_calls: Arc<rest::CallCounter>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

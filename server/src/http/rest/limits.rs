@@ -43,6 +43,43 @@ fn set(headers: &mut HeaderMap, name: &'static str, value: u64) {
     headers.insert(name, HeaderValue::from(value));
 }
 
+/// Where calls are counted: in the database on PostgreSQL, so the limit holds across the
+/// instances that share it; in memory on SQLite, whose one instance is all there is (a write
+/// per call would halve the API's throughput there).
+pub struct CallCounter {
+    memory: Option<std::sync::Mutex<std::collections::HashMap<i64, (Millis, i64)>>>,
+}
+
+/// Keys held in memory before the ones of past windows are dropped.
+const MEMORY_KEYS: usize = 10_000;
+
+impl CallCounter {
+    pub fn new(backend: crate::db::Backend) -> CallCounter {
+        CallCounter {
+            memory: (backend == crate::db::Backend::Sqlite).then(Default::default),
+        }
+    }
+
+    /// Counts one call of `key_id` in the window starting at `start`; the window's calls so
+    /// far, this one included.
+    async fn count(&self, state: &AppState, key_id: i64, start: Millis) -> sqlx::Result<i64> {
+        if let Some(memory) = &self.memory {
+            let mut windows = memory.lock().unwrap_or_else(|e| e.into_inner());
+            if windows.len() >= MEMORY_KEYS {
+                windows.retain(|_, (window, _)| *window == start);
+            }
+            let entry = windows.entry(key_id).or_insert((start, 0));
+            if entry.0 != start {
+                *entry = (start, 0);
+            }
+            entry.1 += 1;
+            return Ok(entry.1);
+        }
+        let mut conn = state.accounts.store.pool.acquire().await?;
+        api_requests::count_call(&mut conn, key_id, start).await
+    }
+}
+
 /// Counts the call against its key's minute; past the limit it is refused with `429`.
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(limit) = state.config.api_calls_per_key_per_minute else {
@@ -52,11 +89,7 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
         return next.run(req).await;
     };
     let (start, reset) = window(state.accounts.clock.now());
-    let counted = async {
-        let mut conn = state.accounts.store.pool.acquire().await?;
-        api_requests::count_call(&mut conn, key_id, start).await
-    }
-    .await;
+    let counted = state.api_calls.count(&state, key_id, start).await;
     let calls = match counted {
         Ok(calls) => calls,
         Err(e) => {

@@ -26,7 +26,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 pub use errors::ApiError;
-pub use limits::IDEMPOTENCY_KEEP;
+pub use limits::{CallCounter, IDEMPOTENCY_KEEP};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
