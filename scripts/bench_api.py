@@ -35,6 +35,9 @@ def measure(db, label):
     work = Path(tempfile.mkdtemp(prefix="roster-bench-api."))
     subprocess.run([HELPER, "seed-team", "--database-url", db, "--email", OWNER, "--password", PASSWORD,
                     "--members", str(MEMBERS), "--seats", "20000", "--prefix", "apim"], check=True)
+    if db.startswith("postgres"):
+        # Statistics for the planner, as autovacuum would gather them soon after a bulk load.
+        subprocess.run(["psql", db, "-qc", "analyze"], check=True)
     port = free_port()
     env = {"DATABASE_URL": db, "MAILBOX_DIR": str(work / "mailbox"), "RUST_LOG": "warn",
            "LEPTOS_SITE_ADDR": f"127.0.0.1:{port}", "LEPTOS_SITE_ROOT": str(ROOT / "target/site"),

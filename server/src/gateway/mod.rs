@@ -55,6 +55,8 @@ pub struct Principal {
     pub org_id: i64,
     pub user_id: i64,
     pub email: String,
+    /// The version of the terms the member accepted last (the REST API checks it).
+    pub terms_version: Option<String>,
     pub expires_at: Option<Millis>,
     pub active: bool,
     pub role: Role,
@@ -300,7 +302,7 @@ impl Gateway {
 
     /// The holder of `key` as they are now, or `None` for a key never issued: from memory
     /// while changes made anywhere are heard, else from the database.
-    async fn holder(&self, key: &ApiKey) -> sqlx::Result<Option<Arc<Principal>>> {
+    pub(crate) async fn holder(&self, key: &ApiKey) -> sqlx::Result<Option<Arc<Principal>>> {
         let lookup_hash = self.keys.lookup_hash(key);
         if !self.watch.listening() {
             return Ok(self.principal(&lookup_hash).await?.map(Arc::new));
@@ -350,6 +352,7 @@ impl Gateway {
             org_id: h.org_id,
             user_id: h.user_id,
             email: h.email,
+            terms_version: h.terms_version,
             expires_at: h.expires_at,
             active: h.status == "active",
             role: h.role,
@@ -402,6 +405,7 @@ mod tests {
             org_id: 1,
             user_id: 2,
             email: "ada@example.com".into(),
+            terms_version: None,
             expires_at: None,
             active: true,
             role: Role::Member,

@@ -972,3 +972,23 @@ on_both!(
         ));
     }
 );
+
+on_both!(terms_not_accepted_refuse_the_api_until_accepted, |db| {
+    let app = TestApp::new(db).await;
+    app.member(OWNER).await;
+    let key = key_of(&app, OWNER, None).await;
+    // New terms (as after an upgrade, which restarts the server): not accepted yet.
+    sqlx::query("update users set terms_version = 'older'")
+        .execute(&app.roster.store.pool)
+        .await
+        .unwrap();
+    let session = app.sign_in(OWNER, PASSWORD).await.session();
+    for _ in 0..2 {
+        let r = app.rest("GET", "/api/v1/me", &key).send().await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert_eq!(code(&r), "terms_not_accepted");
+    }
+    // Accepted on the page: the very next call goes through.
+    app.accept_terms(&session).await;
+    ok(&app.rest("GET", "/api/v1/me", &key).send().await);
+});

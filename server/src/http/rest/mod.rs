@@ -329,18 +329,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         Ok(key) => key,
         Err(e) => return e.into_response(),
     };
-    // A key never issued is refused from memory, as the gateway check does: guessing costs
-    // no database work.
-    if let Ok(key) = crate::auth::api_key::ApiKey::parse(presented)
-        && state.gateway.watch.listening()
-        && !state
-            .gateway
-            .watch
-            .may_exist(&state.gateway.keys.lookup_hash(&key))
-    {
-        return ApiError::key(KeyRefusal::Unknown).into_response();
-    }
-    let (actor, replaced) = match state.accounts.authenticate_key(presented).await {
+    let (actor, replaced) = match holder(&state, presented).await {
         Ok(found) => found,
         Err(refusal) => return ApiError::key(refusal).into_response(),
     };
@@ -370,6 +359,45 @@ fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "This address does not take that method.",
     )
+}
+
+/// The member `presented` belongs to, as they are now, and whether the key was replaced (it
+/// works until its overlap ends). Read as the gateway check reads it: a key never issued is
+/// refused from memory, and the member comes from the gateway's cache, which every change to
+/// the team (here or, through `NOTIFY`, on another instance) empties for its organization.
+/// Terms accepted are never taken from the cache alone: a member who has just accepted them is
+/// read again.
+async fn holder(state: &AppState, presented: &str) -> Result<(Actor, bool), KeyRefusal> {
+    let key = crate::auth::api_key::ApiKey::parse(presented).map_err(|_| KeyRefusal::Malformed)?;
+    let p = state
+        .gateway
+        .holder(&key)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "REST API: read the key's holder");
+            KeyRefusal::Unavailable
+        })?
+        .ok_or(KeyRefusal::Unknown)?;
+    if p.expires_at
+        .is_some_and(|t| t <= state.accounts.clock.now())
+    {
+        return Err(KeyRefusal::Expired);
+    }
+    if !p.active {
+        return Err(KeyRefusal::Inactive);
+    }
+    if p.terms_version.as_deref() != Some(state.config.terms_version.as_str()) {
+        return state.accounts.authenticate_key(presented).await;
+    }
+    let actor = Actor {
+        via: app::ports::Via::ApiKey(p.key_id),
+        user_id: p.user_id,
+        org_id: p.org_id,
+        role: p.role,
+        access: p.access.clone(),
+        terms_accepted: true,
+    };
+    Ok((actor, p.expires_at.is_some()))
 }
 
 /// The key of an `Authorization: Bearer` header.
