@@ -91,9 +91,10 @@ def section(results):
         "## REST API",
         "",
         f"`GET /api/v1/members` (a page of 50) as the Owner of an organization of {MEMBERS:,} members,",
-        "authenticated by their API key on every call (one query for key, membership and terms; the",
-        "grants from the cached catalog) and counted against the per-key limit (one upsert per call,",
-        "limit set above what the run reaches), then the same service as the Team page. wrk, 16",
+        "authenticated by their API key on every call (its member from the gateway check's cache,",
+        "which every team change empties) and counted against the per-key limit (in memory on SQLite,",
+        "one upsert per call on PostgreSQL; set above what the run reaches), then the same service as",
+        "the Team page. wrk, 16",
         f"connections, {SECONDS} s, {ROUNDS} rounds interleaved with `/healthz` (32 connections);",
         "medians. Page "
         f"{DEEP + 1} is the one a client reaches by following `next_cursor` {DEEP} times.",
