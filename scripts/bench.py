@@ -60,6 +60,15 @@ HISTORY = """### Before (commit 3258382, same machine)
 """
 
 
+def write_section(title, text):
+    """Puts the section `## title` in docs/BENCHMARKS.md in place of the one there (or at its end)."""
+    out = ROOT / "docs/BENCHMARKS.md"
+    doc = out.read_text() if out.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"## {re.escape(title)}\n.*?(?=\n## |\Z)", re.S)
+    doc = pattern.sub(lambda _: text.rstrip("\n") + "\n", doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + text
+    out.write_text(doc)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

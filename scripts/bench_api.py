@@ -8,7 +8,6 @@ docs/BENCHMARKS.md (`scripts/bench api` runs this alone; `scripts/bench` runs it
 
 import json
 import os
-import re
 import statistics
 import subprocess
 import tempfile
@@ -16,7 +15,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from bench import BIN, HELPER, PASSWORD, ROOT, free_port, gateway_key, wait_up, wrk
+from bench import BIN, HELPER, PASSWORD, ROOT, free_port, gateway_key, wait_up, write_section, wrk
 
 OWNER = "api-owner@example.com"
 MEMBERS = 10_000
@@ -111,15 +110,6 @@ def section(results):
     return "\n".join(lines)
 
 
-def write(text):
-    """Puts the section in docs/BENCHMARKS.md in place of the one there (or at its end)."""
-    out = ROOT / "docs/BENCHMARKS.md"
-    doc = out.read_text() if out.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"## REST API\n.*?(?=\n## |\Z)", re.S)
-    doc = pattern.sub(lambda _: text.rstrip("\n") + "\n", doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + text
-    out.write_text(doc)
-
-
 def run():
     work = Path(tempfile.mkdtemp(prefix="roster-bench-api-db."))
     results = [measure(f"sqlite://{work}/api.db", "SQLite")]
@@ -129,7 +119,7 @@ def run():
         subprocess.run(["psql", postgres, "-qc", "create database roster_bench_api"], check=True)
         results.append(measure(postgres.rsplit("/", 1)[0] + "/roster_bench_api", "PostgreSQL"))
     text = section(results)
-    write(text)
+    write_section("REST API", text)
     print(text)
 
 

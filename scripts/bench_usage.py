@@ -4,7 +4,6 @@ ratios to `/healthz` of the same server in the same run. Writes the "## Usage pa
 of docs/BENCHMARKS.md (`scripts/bench usage` runs this alone; `scripts/bench` runs it last).
 """
 
-import re
 import statistics
 import subprocess
 import tempfile
@@ -13,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from bench import (BIN, HELPER, MIB, PASSWORD, ROOT, RssSampler, free_port, paced_probe, post, rss_bytes, wait_up,
-                   wrk)
+                   write_section, wrk)
 
 OWNER = "usage-owner@example.com"
 MEMBERS = 1_000
@@ -123,18 +122,9 @@ def section(m):
     return "\n".join(lines)
 
 
-def write(text):
-    """Puts the section in docs/BENCHMARKS.md in place of the one there (or at its end)."""
-    out = ROOT / "docs/BENCHMARKS.md"
-    doc = out.read_text() if out.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"## Usage page\n.*?(?=\n## |\Z)", re.S)
-    doc = pattern.sub(lambda _: text.rstrip("\n") + "\n", doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + text
-    out.write_text(doc)
-
-
 def run():
     text = section(measure())
-    write(text)
+    write_section("Usage page", text)
     print(text)
 
 
