@@ -154,7 +154,13 @@ export async function callApi(key: string, path = "/products/widgets") {
 export async function copyKey(page: Page, email: string): Promise<string> {
   await (await rowAction(page, email, "Copy API Key")).click();
   await expect(page.getByRole("status").filter({ hasText: "API key copied" }).last()).toBeVisible();
-  const key = await page.evaluate(() => navigator.clipboard.readText());
-  expect(key).toMatch(/^rst_[0-9A-Za-z]{36}$/);
+  // The clipboard may still hold a key copied a moment before: wait for this row's key, whose
+  // first characters the row shows.
+  let key = "";
+  await expect(async () => {
+    key = await page.evaluate(() => navigator.clipboard.readText());
+    expect(key).toMatch(/^rst_[0-9A-Za-z]{36}$/);
+    await expect(row(page, email).getByText(key.slice(0, 7) + "…")).toBeVisible({ timeout: 500 });
+  }).toPass({ timeout: 10_000 });
   return key;
 }

@@ -11,7 +11,7 @@ use crate::services::OrInternal;
 use app::authz::{Feature, Level};
 use app::error::AppError;
 use app::model::team::{KeyGrace, KeyView, edits_keys, format_time, may_handle_key};
-use app::ports::Actor;
+use app::ports::{Actor, Via};
 
 /// Keys a membership may be given in an hour by Refresh: each is a stored row and a known key
 /// on every instance, so a loop of Refreshes cannot grow them without bound.
@@ -31,6 +31,22 @@ impl TeamService {
         let member = self.member(&mut change, actor, &me, user_id).await?;
         if !may_handle_key(&me.access, &me.regions, member.target) {
             return Err(AppError::Forbidden);
+        }
+        // Through the REST API, a key replaced meanwhile (its overlap running) hands out no
+        // key: checked again under the lock, after any refresh that was under way.
+        if let Via::ApiKey(key_id) = actor.via {
+            let replaced: Option<Option<i64>> =
+                sqlx::query_scalar("select expires_at from api_keys where id = $1")
+                    .bind(key_id)
+                    .fetch_optional(&mut *change)
+                    .await
+                    .or_internal("read the caller's api key")?;
+            if !matches!(replaced, Some(None)) {
+                return Err(AppError::Refused(
+                    "This API key has been replaced. Use the current key to copy or refresh keys."
+                        .into(),
+                ));
+            }
         }
         Ok((change, member))
     }
