@@ -79,6 +79,10 @@ pub fn page_requirements() -> Vec<(&'static str, authz::Requirement)> {
             authz::Requirement::feature(Feature::Analytics, Level::View),
         ),
         (
+            "/audit",
+            authz::Requirement::feature(Feature::AuditLogs, Level::View),
+        ),
+        (
             "/billing",
             authz::Requirement::feature(Feature::Billing, Level::View),
         ),
@@ -115,6 +119,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("team") view=pages::team::TeamPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("roles") view=pages::roles::RolesPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("usage") view=pages::usage::UsagePage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("billing") view=pages::billing::BillingPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("invitation") view=pages::team::InvitationPage ssr=SsrMode::Async/>
             </Routes>

@@ -2,6 +2,7 @@
 
 use crate::authz::{Access, Requirement};
 use crate::error::AppError;
+use crate::model::audit::{AuditPage, AuditQuery, Integrity};
 use crate::model::roles::{BillingPage, RoleDraft, RolesPage};
 use crate::model::team::{
     BulkResult, InvitationView, KeyGrace, KeyView, MemberAction, Role, TeamPage, TeamQuery,
@@ -302,6 +303,14 @@ pub trait Usage: Send + Sync {
     async fn dashboard(&self, actor: &Actor, tz: String) -> Result<Dashboard, AppError>;
 }
 
+#[async_trait::async_trait]
+pub trait AuditLog: Send + Sync {
+    /// One page of the organization's audit log for `query`, newest first.
+    async fn page(&self, actor: &Actor, query: AuditQuery) -> Result<AuditPage, AppError>;
+    /// Checks the organization's hash chain from its anchor to its head.
+    async fn verify(&self, actor: &Actor) -> Result<Integrity, AppError>;
+}
+
 /// Everything the server provides to server functions, as one context value.
 #[derive(Clone)]
 pub struct Services {
@@ -309,4 +318,5 @@ pub struct Services {
     pub team: Arc<dyn Team>,
     pub org: Arc<dyn Organization>,
     pub usage: Arc<dyn Usage>,
+    pub audit: Arc<dyn AuditLog>,
 }

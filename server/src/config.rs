@@ -43,6 +43,8 @@ pub struct Config {
     /// How long usage counts are kept per minute, hour and day (`USAGE_MINUTES_KEEP_HOURS`,
     /// default 48; `USAGE_HOURLY_KEEP_DAYS`, 90; `USAGE_DAILY_KEEP_DAYS`, 730).
     pub usage_retention: crate::db::usage::Retention,
+    /// How long audit rows are kept (`AUDIT_RETENTION_DAYS`, default 400).
+    pub audit_retention: crate::clock::Millis,
     /// The server secret that API keys are hashed and sealed with: `SECRET_KEY` (64
     /// hexadecimal characters), or else `secret.key` beside the SQLite database (`data/`
     /// for PostgreSQL), created on first run.
@@ -215,6 +217,14 @@ impl Config {
             }
             retention
         };
+        // Audit rows are kept 400 days by default (beyond a year, for yearly reviews).
+        let audit_retention = whole("AUDIT_RETENTION_DAYS", 400, 36_600)? * crate::clock::DAY;
+        if audit_retention < 30 * crate::clock::DAY {
+            return Err(ConfigError::Invalid {
+                name: "AUDIT_RETENTION_DAYS",
+                reason: "use a whole number from 30 to 36600".into(),
+            });
+        }
         Ok(Self {
             database_url,
             public_url,
@@ -228,6 +238,7 @@ impl Config {
             gateway_calls_per_key_per_minute,
             api_calls_per_key_per_minute,
             usage_retention,
+            audit_retention,
             secret,
         })
     }

@@ -25,6 +25,8 @@ pub struct Housekeeping {
     pub clock: Clock,
     pub limits: Arc<Limits>,
     pub usage_retention: Retention,
+    /// How long audit rows are kept.
+    pub audit_retention: Millis,
     /// Told of roll-ups, so figures read before one are read again.
     pub usage_written: Arc<crate::gateway::usage::Written>,
 }
@@ -41,6 +43,7 @@ pub struct Swept {
     pub usage_batches: u64,
     pub api_rate: u64,
     pub api_idempotency: u64,
+    pub audit_rows: u64,
 }
 
 async fn sweep(store: &Store, sql: &str, binds: &[Millis]) -> sqlx::Result<u64> {
@@ -118,9 +121,31 @@ impl Housekeeping {
                 &[now - crate::http::rest::IDEMPOTENCY_KEEP],
             )
             .await?,
+            audit_rows: self.expire_audit(now - self.audit_retention).await?,
         };
         self.limits.forget_idle();
         Ok(swept)
+    }
+
+    /// Deletes audit rows written before `cutoff`, an organization per transaction, moving
+    /// each chain's anchor so it still verifies.
+    async fn expire_audit(&self, cutoff: Millis) -> sqlx::Result<u64> {
+        let mut conn = self.store.pool.acquire().await?;
+        let orgs = crate::db::audit::orgs_with_rows_before(&mut conn, cutoff).await?;
+        drop(conn);
+        // A user's own rows (no organization) are not chained.
+        let mut deleted = sweep(
+            &self.store,
+            "delete from audit_log where org_id is null and created_at < $1",
+            &[cutoff],
+        )
+        .await?;
+        for org_id in orgs {
+            let mut tx = self.store.write().await?;
+            deleted += crate::db::audit::expire(&mut tx, org_id, cutoff).await?;
+            tx.commit().await?;
+        }
+        Ok(deleted)
     }
 
     /// Rolls the gateway's counts up by hour and by day and applies their retention.

@@ -109,6 +109,7 @@ pub async fn build(
         clock: clock.clone(),
         limits: limits.clone(),
         usage_retention: config.usage_retention,
+        audit_retention: config.audit_retention,
         usage_written: events.usage_written.clone(),
     };
     let accounts = services::AccountService {
@@ -143,6 +144,7 @@ pub async fn build(
     };
     let org = services::OrgService { team: team.clone() };
     let usage = services::UsageService::new(accounts.clone());
+    let audit = services::AuditService::new(accounts.clone());
     let gateway = gateway::Gateway::new(
         store.clone(),
         accounts.clock.clone(),
@@ -158,12 +160,14 @@ pub async fn build(
             team: Arc::new(team.clone()),
             org: Arc::new(org.clone()),
             usage: Arc::new(usage.clone()),
+            audit: Arc::new(audit.clone()),
         },
         cookie_name: accounts.cookie_name(),
         config,
         events: events.clone(),
         gateway: gateway.clone(),
         usage: usage.clone(),
+        audit,
         accounts: accounts.clone(),
         api_calls: Arc::new(http::rest::CallCounter::new(store.backend)),
     };

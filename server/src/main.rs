@@ -19,6 +19,22 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check each organization's hash chain and report the first broken link; exits with 1
+    /// when one is broken.
+    Verify {
+        /// Only this organization (its id).
+        #[arg(long)]
+        org: Option<i64>,
+    },
 }
 
 #[tokio::main]
@@ -41,6 +57,13 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
+        Command::Audit {
+            command: AuditCommand::Verify { org },
+        } => match verify_audit(config, org).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,6 +79,45 @@ async fn migrate(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     store.migrate().await?;
     println!("migrations applied");
     Ok(())
+}
+
+/// Verifies the audit log's chains; true when every one is whole.
+async fn verify_audit(
+    config: Config,
+    org: Option<i64>,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    let store = server::db::Store::connect(&config.database_url).await?;
+    let mut conn = store.pool.acquire().await?;
+    let orgs: Vec<i64> = match org {
+        Some(id) => vec![id],
+        None => {
+            sqlx::query_scalar("select id from organizations order by id")
+                .fetch_all(&mut *conn)
+                .await?
+        }
+    };
+    let mut whole = true;
+    for org_id in orgs {
+        let verified = server::db::audit::verify(&mut conn, org_id).await?;
+        match verified.broken {
+            None => println!(
+                "organization {org_id}: {} rows, the chain is whole",
+                verified.rows
+            ),
+            Some(b) => {
+                whole = false;
+                let row = b
+                    .row_id
+                    .map(|id| format!(" (audit_log id {id})"))
+                    .unwrap_or_default();
+                println!(
+                    "organization {org_id}: BROKEN at row {}{row}: {}; {} rows before it are whole",
+                    b.seq, b.reason, verified.rows
+                );
+            }
+        }
+    }
+    Ok(whole)
 }
 
 /// The Leptos settings cargo-leptos passes in the environment, with defaults for a binary

@@ -1,6 +1,7 @@
 //! Server functions: thin adapters from HTTP to the server's services.
 
 pub mod account;
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod roles;
@@ -61,6 +62,14 @@ pub fn requirements() -> Vec<(&'static str, Requirement)> {
         (
             usage::UsageOverview::PATH,
             Requirement::feature(Feature::Analytics, Level::View),
+        ),
+        (
+            audit::AuditLog::PATH,
+            Requirement::feature(Feature::AuditLogs, Level::View),
+        ),
+        (
+            audit::VerifyAuditLog::PATH,
+            Requirement::feature(Feature::AuditLogs, Level::View),
         ),
         (
             billing::BillingOverview::PATH,

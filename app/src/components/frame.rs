@@ -54,6 +54,7 @@ fn Shell(user: CurrentUser, children: Children) -> impl IntoView {
     let sees = |feature| can(&user.access, feature, Level::View, None);
     let (team, billing) = (sees(Feature::TeamManagement), sees(Feature::Billing));
     let usage = sees(Feature::Analytics);
+    let audit = sees(Feature::AuditLogs);
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move || {
         if matches!(sign_out.value().get(), Some(Ok(()))) {
@@ -74,6 +75,7 @@ fn Shell(user: CurrentUser, children: Children) -> impl IntoView {
                             <li><A href="/roles">"Roles"</A></li>
                         })}
                         {usage.then(|| view! { <li><A href="/usage">"Usage"</A></li> })}
+                        {audit.then(|| view! { <li><A href="/audit">"Audit Log"</A></li> })}
                         {billing.then(|| view! { <li><A href="/billing">"Billing"</A></li> })}
                         <li><A href="/profile">"Profile"</A></li>
                     </ul>

@@ -1,5 +1,6 @@
 //! Validated values and the data that crosses between browser and server.
 
+pub mod audit;
 mod email;
 mod names;
 mod password;

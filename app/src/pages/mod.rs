@@ -1,5 +1,6 @@
 //! Route components.
 
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod home;

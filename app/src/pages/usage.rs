@@ -27,7 +27,7 @@ pub fn UsagePage() -> impl IntoView {
 /// The browser's time zone, and whether the cookie already said so (then the server
 /// rendered the page in it).
 #[cfg(feature = "hydrate")]
-fn browser_time_zone() -> Option<(String, bool)> {
+pub(crate) fn browser_time_zone() -> Option<(String, bool)> {
     use leptos::wasm_bindgen::JsCast;
     let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());
     let zone = js_sys::Reflect::get(&format.resolved_options(), &"timeZone".into())

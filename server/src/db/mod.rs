@@ -91,9 +91,17 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self.backend {
-            Backend::Sqlite => Self::migrate_sqlite(self.pool.acquire().await?.detach()).await,
-            Backend::Postgres => POSTGRES.run(&self.pool).await,
+            Backend::Sqlite => Self::migrate_sqlite(self.pool.acquire().await?.detach()).await?,
+            Backend::Postgres => POSTGRES.run(&self.pool).await?,
         }
+        // Audit rows written before the hash chain existed join it, once.
+        let mut tx = self.write().await?;
+        let sealed = audit::seal_unchained(&mut tx).await?;
+        tx.commit().await?;
+        if sealed > 0 {
+            tracing::info!(sealed, "audit rows chained");
+        }
+        Ok(())
     }
 
     /// Rebuilding a table, SQLite's only way to change a column, needs foreign keys off, and

@@ -9,18 +9,67 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-/// Puts the session secret (from the cookie) and the client address into the request.
-pub async fn request_meta(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// The client's address: the peer's, or the one the trusted proxy saw.
+fn client_ip(state: &AppState, req: &Request) -> IpAddr {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let client_ip = if state.config.trust_proxy_headers {
+    if state.config.trust_proxy_headers {
         forwarded_for(req.headers()).unwrap_or(peer)
     } else {
         peer
+    }
+}
+
+/// The longest user agent kept in the audit log.
+const USER_AGENT_LIMIT: usize = 512;
+
+/// A request id given by the trusted proxy: 1 to 64 letters, digits, `-`, `_` or `.`.
+fn given_request_id(headers: &HeaderMap) -> Option<String> {
+    let id = headers.get("x-request-id")?.to_str().ok()?;
+    let ok = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| id.to_owned())
+}
+
+/// Gives the request an id (the trusted proxy's, or a new one), answers with it in
+/// `X-Request-Id`, and runs the request with its origin, which the audit rows it writes keep.
+pub async fn origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let request_id = state
+        .config
+        .trust_proxy_headers
+        .then(|| given_request_id(req.headers()))
+        .flatten()
+        .unwrap_or_else(|| {
+            let mut bytes = [0u8; 12];
+            getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+            hex::encode(bytes)
+        });
+    let user_agent = req.headers().get(axum::http::header::USER_AGENT).map(|v| {
+        String::from_utf8_lossy(v.as_bytes())
+            .chars()
+            .take(USER_AGENT_LIMIT)
+            .collect()
+    });
+    let origin = crate::db::audit::Origin {
+        client_ip: Some(client_ip(&state, &req).to_string()),
+        user_agent,
+        request_id: Some(request_id.clone()),
     };
+    let mut res = origin.scope(next.run(req)).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// Puts the session secret (from the cookie) and the client address into the request.
+pub async fn request_meta(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let client_ip = client_ip(&state, &req);
     let session_token = cookie(req.headers(), state.cookie_name);
     let path = req.uri().path();
     let actor = match &session_token {

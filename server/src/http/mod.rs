@@ -1,5 +1,6 @@
 //! The HTTP surface: pages, server functions, health, and the middleware every response passes.
 
+mod audit;
 mod gateway;
 mod guard;
 mod live;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub events: Events,
     pub gateway: crate::gateway::Gateway,
     pub usage: crate::services::UsageService,
+    pub audit: crate::services::AuditService,
     /// Authenticates the REST API's keys.
     pub accounts: crate::services::AccountService,
     /// The REST API's calls per key and minute.
@@ -60,6 +62,7 @@ pub fn extra_routes() -> Vec<(&'static str, Requirement, MethodRouter<AppState>)
         (GATEWAY_CHECK, Requirement::Public, gateway::route()),
         ("/metrics", Requirement::Public, get(gateway::metrics)),
         ("/usage/report.csv", usage::REQUIREMENT, get(usage::report)),
+        ("/audit/export", audit::EXPORT, get(audit::export)),
         ("/help/gateway", Requirement::Public, get(gateway_guide)),
     ]
 }
@@ -105,6 +108,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             meta::request_meta,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            meta::origin,
+        ))
         .layer(axum::middleware::from_fn(meta::error_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -128,6 +135,10 @@ pub fn router(state: AppState) -> Router {
     };
     // The REST API reads no session or cookie either: its own layers.
     let api = rest::router(&state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            meta::origin,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::security_headers,

@@ -3,11 +3,12 @@
 //! sentence with 403.
 
 use super::AppState;
+use crate::services::usage::Download;
 use app::api::usage::TZ_COOKIE;
 use app::authz::{Feature, Need, Requirement};
 use app::error::AppError;
 use app::model::usage::UsageQuery;
-use app::ports::RequestMeta;
+use app::ports::{Actor, RequestMeta};
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -17,7 +18,7 @@ use std::collections::HashMap;
 
 pub const REQUIREMENT: Requirement = Requirement::Feature(Feature::UsageReports, Need::Download);
 
-fn refusal(status: StatusCode, message: String) -> Response {
+pub(super) fn refusal(status: StatusCode, message: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -32,31 +33,50 @@ pub async fn report(
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    // Started from another site (a link or a form there), a download is refused: it writes
-    // an audit row and reads much. The browser says so in `Sec-Fetch-Site`; typed addresses
-    // and bookmarks say "none".
+    let actor = match downloader(meta, &headers) {
+        Ok(actor) => actor,
+        Err(refused) => return *refused,
+    };
+    let mut query = UsageQuery::from_pairs(|k| params.get(k).map(String::as_str));
+    query.tz = super::meta::cookie(&headers, TZ_COOKIE).unwrap_or_default();
+    answer(
+        state.usage.download(&actor, query).await,
+        "text/csv; charset=utf-8",
+    )
+}
+
+/// Who asks for a download; refused when it was started from another site (a link or a
+/// form there): a download writes an audit row and reads much. The browser says so in
+/// `Sec-Fetch-Site`; typed addresses and bookmarks say "none".
+pub(super) fn downloader(meta: RequestMeta, headers: &HeaderMap) -> Result<Actor, Box<Response>> {
     let site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("none");
     if !matches!(site, "same-origin" | "none") {
-        return refusal(StatusCode::FORBIDDEN, AppError::Forbidden.to_string());
+        return Err(Box::new(refusal(
+            StatusCode::FORBIDDEN,
+            AppError::Forbidden.to_string(),
+        )));
     }
-    let Some(actor) = meta.actor else {
-        return refusal(StatusCode::UNAUTHORIZED, AppError::Unauthorized.to_string());
-    };
-    let mut query = UsageQuery::from_pairs(|k| params.get(k).map(String::as_str));
-    query.tz = super::meta::cookie(&headers, TZ_COOKIE).unwrap_or_default();
-    match state.usage.download(&actor, query).await {
+    meta.actor.ok_or_else(|| {
+        Box::new(refusal(
+            StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized.to_string(),
+        ))
+    })
+}
+
+/// The download as a streamed attachment of `content_type`, or its refusal: field errors
+/// as lines of text with 400.
+pub(super) fn answer(started: Result<Download, AppError>, content_type: &'static str) -> Response {
+    match started {
         Ok(download) => {
             let body = Body::from_stream(tokio_stream(download.body, download.whole));
             let disposition = format!("attachment; filename=\"{}\"", download.file_name);
             let mut response = Response::new(body);
             let h = response.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            );
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             if let Ok(v) = HeaderValue::from_str(&disposition) {
                 h.insert(header::CONTENT_DISPOSITION, v);

@@ -1,6 +1,7 @@
 //! Business rules. Each public method checks what it must and runs one transaction.
 
 pub mod accounts;
+pub mod audit;
 pub mod catalog;
 pub mod keys;
 mod limits;
@@ -9,6 +10,7 @@ pub mod team;
 pub mod usage;
 
 pub use accounts::AccountService;
+pub use audit::AuditService;
 pub use limits::Limits;
 pub use org::OrgService;
 pub use team::TeamService;

@@ -91,7 +91,7 @@ fn at_minute(minute: i64) -> DateTime<Utc> {
 
 /// The first minute of `date` in `tz` (the first instant that exists, where a change of
 /// clocks skips midnight), on an hour's boundary.
-fn local_midnight(tz: Tz, date: NaiveDate) -> i64 {
+pub(crate) fn local_midnight(tz: Tz, date: NaiveDate) -> i64 {
     let start = (0..24)
         .find_map(|h| {
             tz.from_local_datetime(&date.and_hms_opt(h, 0, 0)?)
@@ -114,7 +114,7 @@ fn field(name: &str, message: &str) -> FieldError {
     FieldError::new(name, message)
 }
 
-fn parse_day(value: &str, name: &str, what: &str) -> Result<NaiveDate, FieldError> {
+pub(crate) fn parse_day(value: &str, name: &str, what: &str) -> Result<NaiveDate, FieldError> {
     if value.is_empty() {
         return Err(field(name, &format!("Enter the {what} day of the range.")));
     }
@@ -531,7 +531,7 @@ pub struct Download {
 }
 
 /// The organization's name as a file name part: lower-case letters, digits and hyphens.
-fn slug(name: &str) -> String {
+pub(crate) fn slug(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {
@@ -910,7 +910,7 @@ fn days_query(from: NaiveDate, to: NaiveDate, tz: &str) -> UsageQuery {
 }
 
 /// An audit action code as words: "usage.report_downloaded" → "Usage: report downloaded".
-fn action_words(code: &str) -> String {
+pub(crate) fn action_words(code: &str) -> String {
     let (area, what) = code.split_once('.').unwrap_or(("", code));
     let what = what.replace('_', " ");
     let mut area = area.replace('_', " ");

@@ -8,6 +8,7 @@ mod common;
 mod account_journey;
 mod api_keys;
 mod assets;
+mod audit;
 mod gateway;
 mod hardening;
 mod http_safety;

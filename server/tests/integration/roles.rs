@@ -96,6 +96,7 @@ fn every_server_function_and_route_declares_what_it_needs() {
             "/gateway/check",
             "/metrics",
             "/usage/report.csv",
+            "/audit/export",
             "/help/gateway"
         ]
     );
