@@ -122,7 +122,7 @@ pub struct AuditRow {
     /// The actor's name and address; none for the system.
     pub actor_name: Option<String>,
     pub actor_email: Option<String>,
-    /// "via API", "via auto-join", "system", or empty for the web app.
+    /// `api`, `auto_join`, `system` (no actor), or empty for the web app.
     pub via: String,
     pub action: String,
     pub action_label: String,

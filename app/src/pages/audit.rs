@@ -184,7 +184,12 @@ fn Rows(rows: Vec<AuditRow>) -> impl IntoView {
                             (None, Some(email)) => view! { <span>{email}</span> }.into_any(),
                             _ => view! { <span>"System"</span> }.into_any(),
                         };
-                        let via = (!r.via.is_empty() && r.via != "system").then(|| view! { <span class="cell-sub">{r.via.clone()}</span> });
+                        let via = match r.via.as_str() {
+                            "api" => Some("via API"),
+                            "auto_join" => Some("via auto-join"),
+                            _ => None,
+                        }
+                        .map(|words| view! { <span class="cell-sub">{words}</span> });
                         view! {
                             <tr id=format!("audit-row-{}", r.id)>
                                 <td class="date" data-label="Time"><time datetime=r.at>{r.at_label}</time></td>

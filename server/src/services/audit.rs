@@ -191,10 +191,11 @@ fn change_words(detail: Option<&str>) -> String {
     }
 }
 
-fn via_words(row: &store::Stored) -> &'static str {
+/// How the change was made: `api`, `auto_join`, `system` (no actor), or empty (web app).
+fn via_code(row: &store::Stored) -> &'static str {
     match row.via.as_deref() {
-        Some("api") => "via API",
-        Some("auto_join") => "via auto-join",
+        Some("api") => "api",
+        Some("auto_join") => "auto_join",
         _ if row.actor_user_id.is_none() => "system",
         _ => "",
     }
@@ -217,7 +218,7 @@ fn to_row(listed: Listed, tz: Tz) -> AuditRow {
             .to_string(),
         actor_name,
         actor_email,
-        via: via_words(&row).to_owned(),
+        via: via_code(&row).to_owned(),
         action_label: action_words(&row.action),
         change: change_words(row.detail.as_deref()),
         action: row.action,

@@ -7,6 +7,7 @@
 //! Every operation declares what it needs in `operations()`; a request to a route without a
 //! declaration is refused, and a test fails when the OpenAPI document and the table differ.
 
+mod audit;
 mod docs;
 mod errors;
 mod invitations;
@@ -99,9 +100,14 @@ pub fn operations() -> Vec<(Method, &'static str, Requirement)> {
         (patch, "/api/v1/roles/{id}", team(Level::Full)),
         (delete, "/api/v1/roles/{id}", team(Level::Full)),
         (
-            get,
+            get.clone(),
             "/api/v1/usage",
             Requirement::Feature(Feature::Analytics, Need::At(Level::View)),
+        ),
+        (
+            get,
+            "/api/v1/audit-log",
+            Requirement::Feature(Feature::AuditLogs, Need::At(Level::View)),
         ),
     ]
 }
@@ -180,6 +186,7 @@ fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(org::roles, org::create_role))
         .routes(routes!(org::role, org::update_role, org::delete_role))
         .routes(routes!(org::usage))
+        .routes(routes!(audit::list))
         .split_for_parts();
     let mut doc = doc;
     common_responses(&mut doc);
