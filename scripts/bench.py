@@ -125,16 +125,17 @@ def wrk(url, seconds, connections, threads=1, script=None, headers=(), refusals=
     if not rps or not p99:
         raise SystemExit(f"unexpected wrk output:\n{out}")
     rps, p99 = float(rps.group(1)), to_ms(p99.group(1))
+    p50 = to_ms(re.search(r"50%\s+(\S+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     timeouts = re.search(r"timeout (\d+)", out)
     if refusals:
         if errors and not timeouts:
             raise SystemExit(f"benchmark requests failed:\n{out}")
-        return {"rps": rps, "p99": p99, "timeouts": int(timeouts.group(1)) if timeouts else 0}
+        return {"rps": rps, "p50": p50, "p99": p99, "timeouts": int(timeouts.group(1)) if timeouts else 0}
     if bad or errors:
         raise SystemExit(f"benchmark requests failed:\n{out}")
-    return {"rps": rps, "p99": p99}
+    return {"rps": rps, "p50": p50, "p99": p99}
 
 
 def paced_probe(port, path, seconds, per_second, headers=None):
@@ -811,6 +812,9 @@ written before the stop.
     # The REST API's section, likewise.
     import bench_api
     bench_api.run()
+    # The Audit Log page's section, likewise.
+    import bench_audit
+    bench_audit.run()
 
 
 if __name__ == "__main__":

@@ -65,6 +65,16 @@ enum Command {
         #[arg(long)]
         daily_days: i64,
     },
+    /// Writes `rows` audit rows (member changes by the Owner, a minute apart, ending now)
+    /// into `email`'s organization, through the hash chain as the server writes them.
+    SeedAudit {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        rows: i64,
+    },
     /// Prints `count` well-formed API keys that were never issued, one per line.
     Keys {
         #[arg(long)]
@@ -319,6 +329,51 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             println!("{}", serde_json::to_string(&total)?);
+        }
+        Command::SeedAudit {
+            database_url,
+            email,
+            rows,
+        } => {
+            use server::db::audit;
+            let store = Store::connect(&database_url).await?;
+            let (user, org): (i64, i64) =
+                sqlx::query_as("select id, default_org_id from users where email = $1")
+                    .bind(&email)
+                    .fetch_one(&store.pool)
+                    .await?;
+            let now = Clock::system().now();
+            const ACTIONS: [&str; 4] = [
+                "member.promote",
+                "member.demote",
+                "invitation.sent",
+                "api_key.copied",
+            ];
+            let origin = audit::Origin {
+                client_ip: Some("198.51.100.20".into()),
+                user_agent: Some("roster-bench".into()),
+                request_id: Some("0123456789abcdef01234567".into()),
+            };
+            for chunk in (0..rows).collect::<Vec<_>>().chunks(5_000) {
+                let mut tx = store.write().await?;
+                for &i in chunk {
+                    let target = format!("person{:06}@example.com", i % 50_000);
+                    let entry = audit::Entry {
+                        org_id: Some(org),
+                        actor_user_id: Some(user),
+                        action: ACTIONS[(i % 4) as usize],
+                        target: Some(&target),
+                        detail: Some(r#"{"before":{"role":"member"},"after":{"role":"admin"}}"#),
+                        via: None,
+                    };
+                    let at = now - (rows - i) * 60_000;
+                    origin
+                        .clone()
+                        .scope(audit::record(&mut tx, entry, at))
+                        .await?;
+                }
+                tx.commit().await?;
+            }
         }
         Command::Counted {
             database_url,
