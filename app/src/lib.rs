@@ -79,6 +79,10 @@ pub fn page_requirements() -> Vec<(&'static str, authz::Requirement)> {
             authz::Requirement::feature(Feature::Analytics, Level::View),
         ),
         (
+            "/settings",
+            authz::Requirement::feature(Feature::AccountSettings, Level::View),
+        ),
+        (
             "/audit",
             authz::Requirement::feature(Feature::AuditLogs, Level::View),
         ),
@@ -119,6 +123,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("team") view=pages::team::TeamPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("roles") view=pages::roles::RolesPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("usage") view=pages::usage::UsagePage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("billing") view=pages::billing::BillingPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("invitation") view=pages::team::InvitationPage ssr=SsrMode::Async/>

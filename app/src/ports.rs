@@ -4,6 +4,7 @@ use crate::authz::{Access, Requirement};
 use crate::error::AppError;
 use crate::model::audit::{AuditPage, AuditQuery, Integrity};
 use crate::model::roles::{BillingPage, RoleDraft, RolesPage};
+use crate::model::settings::{DomainView, JoinSuggestion, SettingsPage};
 use crate::model::team::{
     BulkResult, InvitationView, KeyGrace, KeyView, MemberAction, Role, TeamPage, TeamQuery,
 };
@@ -140,6 +141,8 @@ pub struct ProfileUpdate {
 /// A session just created: the secret for the cookie.
 pub struct NewSession {
     pub token: String,
+    /// Whose session it is.
+    pub user_id: i64,
 }
 
 #[async_trait::async_trait]
@@ -150,7 +153,8 @@ pub trait Accounts: Send + Sync {
         email: EmailAddress,
         client: IpAddr,
     ) -> Result<(), AppError>;
-    async fn verify_email(&self, token: &str) -> Result<(), AppError>;
+    /// Marks the address verified; the user's id.
+    async fn verify_email(&self, token: &str) -> Result<i64, AppError>;
     async fn sign_in(
         &self,
         email: EmailAddress,
@@ -311,6 +315,32 @@ pub trait AuditLog: Send + Sync {
     async fn verify(&self, actor: &Actor) -> Result<Integrity, AppError>;
 }
 
+#[async_trait::async_trait]
+pub trait Settings: Send + Sync {
+    /// Settings → Organization.
+    async fn overview(&self, actor: &Actor) -> Result<SettingsPage, AppError>;
+    async fn rename(&self, actor: &Actor, name: OrgName) -> Result<(), AppError>;
+    /// Auto-join's mode (`off`, `suggest`, `automatic`) and the role it gives.
+    async fn set_auto_join(
+        &self,
+        actor: &Actor,
+        mode: String,
+        role: String,
+    ) -> Result<(), AppError>;
+    /// "Add Domain": the domain, pending, with the TXT record to create.
+    async fn add_domain(&self, actor: &Actor, domain: String) -> Result<DomainView, AppError>;
+    /// "Verify": looks the TXT record up now.
+    async fn verify_domain(&self, actor: &Actor, id: i64) -> Result<DomainView, AppError>;
+    async fn remove_domain(&self, actor: &Actor, id: i64) -> Result<(), AppError>;
+    /// Organizations the actor may join by their address's verified domain ("Suggest").
+    async fn suggestions(&self, actor: &Actor) -> Result<Vec<JoinSuggestion>, AppError>;
+    /// "Join <org>".
+    async fn join_suggested(&self, actor: &Actor, org_id: i64) -> Result<(), AppError>;
+    /// Auto-join "automatic" for the user, after their address was verified or they signed
+    /// in; a failure is logged, never the caller's.
+    async fn auto_join_quietly(&self, user_id: i64);
+}
+
 /// Everything the server provides to server functions, as one context value.
 #[derive(Clone)]
 pub struct Services {
@@ -319,4 +349,5 @@ pub struct Services {
     pub org: Arc<dyn Organization>,
     pub usage: Arc<dyn Usage>,
     pub audit: Arc<dyn AuditLog>,
+    pub settings: Arc<dyn Settings>,
 }

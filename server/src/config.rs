@@ -43,6 +43,11 @@ pub struct Config {
     /// How long usage counts are kept per minute, hour and day (`USAGE_MINUTES_KEEP_HOURS`,
     /// default 48; `USAGE_HOURLY_KEEP_DAYS`, 90; `USAGE_DAILY_KEEP_DAYS`, 730).
     pub usage_retention: crate::db::usage::Retention,
+    /// The nameserver domain verification asks (`DNS_SERVER`); none for the system's.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// The operator's additions to and exceptions from the refused domains
+    /// (`DOMAIN_RULES_FILE`).
+    pub domain_rules: crate::domains::DomainRules,
     /// How long audit rows are kept (`AUDIT_RETENTION_DAYS`, default 400).
     pub audit_retention: crate::clock::Millis,
     /// The server secret that API keys are hashed and sealed with: `SECRET_KEY` (64
@@ -217,6 +222,33 @@ impl Config {
             }
             retention
         };
+        let dns_server = match get("DNS_SERVER") {
+            None => None,
+            Some(text) => Some(
+                text.trim()
+                    .parse::<std::net::SocketAddr>()
+                    .or_else(|_| {
+                        text.trim()
+                            .parse::<std::net::IpAddr>()
+                            .map(|ip| std::net::SocketAddr::new(ip, 53))
+                    })
+                    .map_err(|_| ConfigError::Invalid {
+                        name: "DNS_SERVER",
+                        reason: "use an address, like 192.0.2.53 or 127.0.0.1:5353".into(),
+                    })?,
+            ),
+        };
+        let domain_rules = match get("DOMAIN_RULES_FILE") {
+            None => crate::domains::DomainRules::default(),
+            Some(path) => {
+                crate::domains::DomainRules::load(Path::new(path.trim())).map_err(|reason| {
+                    ConfigError::Invalid {
+                        name: "DOMAIN_RULES_FILE",
+                        reason,
+                    }
+                })?
+            }
+        };
         // Audit rows are kept 400 days by default (beyond a year, for yearly reviews).
         let audit_retention = whole("AUDIT_RETENTION_DAYS", 400, 36_600)? * crate::clock::DAY;
         if audit_retention < 30 * crate::clock::DAY {
@@ -239,6 +271,8 @@ impl Config {
             api_calls_per_key_per_minute,
             usage_retention,
             audit_retention,
+            dns_server,
+            domain_rules,
             secret,
         })
     }

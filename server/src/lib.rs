@@ -5,6 +5,8 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod dns;
+pub mod domains;
 pub mod events;
 pub mod gateway;
 pub mod housekeeping;
@@ -76,6 +78,7 @@ pub struct Roster {
     pub team: services::TeamService,
     pub org: services::OrgService,
     pub usage: services::UsageService,
+    pub settings: services::SettingsService,
     pub events: events::Events,
     pub gateway: gateway::Gateway,
     pub store: Store,
@@ -145,6 +148,13 @@ pub async fn build(
     let org = services::OrgService { team: team.clone() };
     let usage = services::UsageService::new(accounts.clone());
     let audit = services::AuditService::new(accounts.clone());
+    let settings = services::SettingsService {
+        team: team.clone(),
+        dns: dns::Dns {
+            server: config.dns_server,
+        },
+        rules: Arc::new(config.domain_rules.clone()),
+    };
     let gateway = gateway::Gateway::new(
         store.clone(),
         accounts.clock.clone(),
@@ -161,6 +171,7 @@ pub async fn build(
             org: Arc::new(org.clone()),
             usage: Arc::new(usage.clone()),
             audit: Arc::new(audit.clone()),
+            settings: Arc::new(settings.clone()),
         },
         cookie_name: accounts.cookie_name(),
         config,
@@ -179,6 +190,7 @@ pub async fn build(
         team,
         org,
         usage,
+        settings,
         events,
         gateway,
         store,

@@ -146,6 +146,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let roster = server::build(config, options, Clock::system()).await?;
     tokio::spawn(roster.worker.run());
     tokio::spawn(roster.housekeeping.run());
+    tokio::spawn(roster.settings.clone().recheck_domains());
     tokio::spawn(roster.gateway.clone().write_usage());
     let events = roster.events.clone();
     let gateway = roster.gateway.clone();

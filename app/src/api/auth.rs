@@ -53,7 +53,10 @@ pub async fn resend_verification(email: String) -> Result<(), AppError> {
 
 #[server(prefix = "/api", endpoint = "verify_email")]
 pub async fn verify_email(token: String) -> Result<(), AppError> {
-    super::ctx::services()?.accounts.verify_email(&token).await
+    let services = super::ctx::services()?;
+    let user_id = services.accounts.verify_email(&token).await?;
+    services.settings.auto_join_quietly(user_id).await;
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "sign_in")]
@@ -70,6 +73,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         .sign_in(email, password, meta.client_ip)
         .await?;
     ctx::set_cookie(services.accounts.session_cookie(&session.token));
+    services.settings.auto_join_quietly(session.user_id).await;
     Ok(())
 }
 

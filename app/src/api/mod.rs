@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod roles;
+pub mod settings;
 pub mod team;
 pub mod usage;
 
@@ -18,6 +19,7 @@ pub fn requirements() -> Vec<(&'static str, Requirement)> {
     use Requirement::{Member, Owner, Public, SignedIn};
     let team = |level| Requirement::feature(Feature::TeamManagement, level);
     let keys = |level| Requirement::feature(Feature::ApiKeys, level);
+    let settings_at = |level| Requirement::feature(Feature::AccountSettings, level);
     vec![
         (auth::SignUp::PATH, Public),
         (auth::ResendVerification::PATH, Public),
@@ -71,6 +73,14 @@ pub fn requirements() -> Vec<(&'static str, Requirement)> {
             audit::VerifyAuditLog::PATH,
             Requirement::feature(Feature::AuditLogs, Level::View),
         ),
+        (settings::SettingsOverview::PATH, settings_at(Level::View)),
+        (settings::RenameOrganization::PATH, settings_at(Level::Edit)),
+        (settings::SaveAutoJoin::PATH, settings_at(Level::Edit)),
+        (settings::AddDomain::PATH, settings_at(Level::Edit)),
+        (settings::VerifyDomain::PATH, settings_at(Level::Edit)),
+        (settings::RemoveDomain::PATH, settings_at(Level::Edit)),
+        (settings::JoinSuggestions::PATH, Member),
+        (settings::JoinOrganization::PATH, Member),
         (
             billing::BillingOverview::PATH,
             Requirement::feature(Feature::Billing, Level::View),

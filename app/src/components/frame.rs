@@ -55,6 +55,7 @@ fn Shell(user: CurrentUser, children: Children) -> impl IntoView {
     let (team, billing) = (sees(Feature::TeamManagement), sees(Feature::Billing));
     let usage = sees(Feature::Analytics);
     let audit = sees(Feature::AuditLogs);
+    let settings = sees(Feature::AccountSettings);
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move || {
         if matches!(sign_out.value().get(), Some(Ok(()))) {
@@ -77,6 +78,7 @@ fn Shell(user: CurrentUser, children: Children) -> impl IntoView {
                         {usage.then(|| view! { <li><A href="/usage">"Usage"</A></li> })}
                         {audit.then(|| view! { <li><A href="/audit">"Audit Log"</A></li> })}
                         {billing.then(|| view! { <li><A href="/billing">"Billing"</A></li> })}
+                        {settings.then(|| view! { <li><A href="/settings">"Settings"</A></li> })}
                         <li><A href="/profile">"Profile"</A></li>
                     </ul>
                 </nav>

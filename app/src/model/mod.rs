@@ -6,6 +6,7 @@ mod names;
 mod password;
 mod phone;
 pub mod roles;
+pub mod settings;
 pub mod team;
 pub mod usage;
 

@@ -30,6 +30,7 @@ fn Overview() -> impl IntoView {
                 <p class="page-subtitle">{format!("Your role: {}", user.role)}</p>
             </div>
         </header>
+        <Suggestions/>
         <h2 class="section-title">{user.org_name.clone()}</h2>
         <Transition fallback=|| view! { <p class="loading">"Loading the overview…"</p> }>
             {move || Suspend::new(async move {
@@ -39,6 +40,49 @@ fn Overview() -> impl IntoView {
                         <div class="banner banner-error" role="alert">{e.to_string()}</div>
                     }.into_any(),
                 }
+            })}
+        </Transition>
+    }
+}
+
+/// Organizations the person may join by their address's verified domain ("Suggest"), with
+/// "Join <org>"; or why they cannot (every seat taken).
+#[component]
+fn Suggestions() -> impl IntoView {
+    use crate::api::settings::{JoinOrganization, join_suggestions};
+    let join = ServerAction::<JoinOrganization>::new();
+    let list = Resource::new(move || join.version().get(), |_| join_suggestions());
+    Effect::new(move || {
+        if let Some(Ok(())) = join.value().get() {
+            crate::components::toast("You joined. Switch to it from the organization menu.");
+            crate::components::go_to("/");
+        }
+    });
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let found = list.await.unwrap_or_default();
+                found.into_iter().map(|s| {
+                    let heading = format!("Join {}", s.org_name);
+                    let text = if s.seats_full {
+                        format!("Your address is at {}, a verified domain of {}, but it has used all its seats. Ask one of its admins to make room.", s.domain, s.org_name)
+                    } else {
+                        format!("Your address is at {}, a verified domain of {}. Join to work with its team.", s.domain, s.org_name)
+                    };
+                    let label = heading.clone();
+                    view! {
+                        <section class="card suggestion" aria-label=label>
+                            <p>{text}</p>
+                            <p class="field-error" role="alert">{move || join.value().get().and_then(Result::err).map(|e| e.to_string())}</p>
+                            {(!s.seats_full).then(|| view! {
+                                <ActionForm action=join>
+                                    <input type="hidden" name="org_id" value=s.org_id.to_string()/>
+                                    <button type="submit" class="btn btn-primary" disabled=move || join.pending().get()>{heading.clone()}</button>
+                                </ActionForm>
+                            })}
+                        </section>
+                    }
+                }).collect_view()
             })}
         </Transition>
     }

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod api_requests;
 pub mod audit;
+pub mod domains;
 pub mod outbox;
 pub mod roles;
 pub mod sessions;

@@ -618,6 +618,17 @@ pub async fn membership(
     .transpose()
 }
 
+/// The active Owner and Admins of the organization: (first name, address).
+pub async fn managers(conn: &mut Conn, org_id: i64) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "select u.first_name, u.email from memberships m join users u on u.id = m.user_id \
+         where m.org_id = $1 and m.role in ('owner', 'admin') and m.status = 'active' order by u.id",
+    )
+    .bind(org_id)
+    .fetch_all(conn)
+    .await
+}
+
 /// The status of the membership of the account with this address, if it has one.
 pub async fn membership_status_by_email(
     conn: &mut Conn,

@@ -74,6 +74,16 @@ const TEMPLATES: &[(&str, &str)] = &[
         "ownership_transferred.html",
         include_str!("templates/ownership_transferred.html"),
     ),
+    ("seats_full.txt", include_str!("templates/seats_full.txt")),
+    ("seats_full.html", include_str!("templates/seats_full.html")),
+    (
+        "domain_lapsed.txt",
+        include_str!("templates/domain_lapsed.txt"),
+    ),
+    (
+        "domain_lapsed.html",
+        include_str!("templates/domain_lapsed.html"),
+    ),
 ];
 
 impl Default for Templates {
@@ -127,6 +137,8 @@ mod tests {
             "confirm_join",
             "role_changed",
             "ownership_transferred",
+            "seats_full",
+            "domain_lapsed",
         ] {
             let r = t
                 .render(name, "Subject", minijinja::context! { first_name => "<b>Ada</b>", inviter => "Grace", changed_by => "Grace", org_name => "Acme", role => "Member", old_owner => "Grace", new_owner => "Alan", link => "https://r.example/x?token=a&b" })

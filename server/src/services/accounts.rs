@@ -605,7 +605,7 @@ impl Accounts for AccountService {
         self.commit(tx, sent).await
     }
 
-    async fn verify_email(&self, secret: &str) -> Result<(), AppError> {
+    async fn verify_email(&self, secret: &str) -> Result<i64, AppError> {
         let now = self.clock.now();
         let mut tx = self.store.write().await.or_internal("begin")?;
         let user_id = tokens::consume(
@@ -636,7 +636,8 @@ impl Accounts for AccountService {
         audit::record(&mut tx, entry, now)
             .await
             .or_internal("audit")?;
-        self.commit(tx, false).await
+        self.commit(tx, false).await?;
+        Ok(user_id)
     }
 
     async fn sign_in(
@@ -657,7 +658,10 @@ impl Accounts for AccountService {
         })?;
         let secret = self.start_session(&mut tx, &checked, org_id).await?;
         self.commit(tx, false).await?;
-        Ok(NewSession { token: secret })
+        Ok(NewSession {
+            token: secret,
+            user_id: checked.user.id,
+        })
     }
 
     async fn sign_out(&self, secret: &str) -> Result<(), AppError> {

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod keys;
 mod limits;
 pub mod org;
+pub mod settings;
 pub mod team;
 pub mod usage;
 
@@ -13,6 +14,7 @@ pub use accounts::AccountService;
 pub use audit::AuditService;
 pub use limits::Limits;
 pub use org::OrgService;
+pub use settings::SettingsService;
 pub use team::TeamService;
 pub use usage::UsageService;
 

@@ -9,6 +9,7 @@ mod account_journey;
 mod api_keys;
 mod assets;
 mod audit;
+mod domains;
 mod gateway;
 mod hardening;
 mod http_safety;

@@ -79,6 +79,23 @@ impl TeamService {
         self.begin(org_id, None).await
     }
 
+    /// Begins the change auto-join makes: `user_id` joins by their verified address, so the
+    /// caller checks the domain and the membership again under the lock.
+    pub(crate) async fn change_by_auto_join(
+        &self,
+        org_id: i64,
+        user_id: i64,
+    ) -> Result<TeamChange<'_>, AppError> {
+        let mut change = self.begin(org_id, Some(user_id)).await?;
+        change.via = Some("auto_join");
+        Ok(change)
+    }
+
+    /// Begins a change Roster makes on its own (a scheduled check): audit rows name no actor.
+    pub(crate) async fn change_by_system(&self, org_id: i64) -> Result<TeamChange<'_>, AppError> {
+        self.begin(org_id, None).await
+    }
+
     async fn begin(&self, org_id: i64, by: Option<i64>) -> Result<TeamChange<'_>, AppError> {
         let mut tx = self.accounts.store.write().await.or_internal("begin")?;
         let seat_limit = team::lock_org(&mut tx, self.accounts.store.backend, org_id)

@@ -655,7 +655,10 @@ impl TeamService {
             .start_session(&mut change, &checked, org_id)
             .await?;
         change.commit().await?;
-        Ok(Some(NewSession { token }))
+        Ok(Some(NewSession {
+            token,
+            user_id: checked.user.id,
+        }))
     }
 
     /// Uses the invitation up and makes the user an active member, with the audit record.

@@ -2,6 +2,8 @@
 //! and helpers to call server functions and read the outbox.
 #![allow(dead_code)]
 
+pub mod dns;
+
 use app::authz::{CustomGrants, Grid, default_regions};
 use app::error::AppError;
 use axum::body::Body;
