@@ -142,7 +142,7 @@ impl Housekeeping {
         .await?;
         for org_id in orgs {
             let mut tx = self.store.write().await?;
-            deleted += crate::db::audit::expire(&mut tx, org_id, cutoff).await?;
+            deleted += crate::db::audit::expire(&mut tx, org_id, cutoff, self.clock.now()).await?;
             tx.commit().await?;
         }
         Ok(deleted)

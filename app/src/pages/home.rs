@@ -54,7 +54,7 @@ fn Suggestions() -> impl IntoView {
     let list = Resource::new(move || join.version().get(), |_| join_suggestions());
     Effect::new(move || {
         if let Some(Ok(())) = join.value().get() {
-            crate::components::toast("You joined. Switch to it from the organization menu.");
+            // Loaded again, so the organization switcher lists it.
             crate::components::go_to("/");
         }
     });

@@ -137,7 +137,7 @@ fn Domains(domains: Vec<DomainView>, can_edit: bool, refresh: RwSignal<u32>) -> 
     };
     let empty = domains.is_empty();
     view! {
-        <section class="card" aria-labelledby="domains-h">
+        <section class="card wide" aria-labelledby="domains-h">
             <h2 id="domains-h">"Verified domains"</h2>
             <p class="hint">"People whose verified email address is at a verified domain can join this organization on their own (see Auto-join below). Prove a domain is yours with a DNS TXT record; Roster checks it again every day, and a record gone for three days in a row pauses auto-join for that domain."</p>
             {if empty {
@@ -169,8 +169,11 @@ fn Domains(domains: Vec<DomainView>, can_edit: bool, refresh: RwSignal<u32>) -> 
                                     let remove_label = d.display.clone();
                                     view! {
                                         <tr id=format!("domain-{id}")>
-                                            <td data-label="Domain" class="wrap"><strong>{d.display.clone()}</strong></td>
-                                            <td data-label="Status"><span class=badge>{d.status_label()}</span></td>
+                                            <td data-label="Domain"><strong>{d.display.clone()}</strong></td>
+                                            <td data-label="Status" class="domain-status"><div>
+                                                <span class=badge>{d.status_label()}</span>
+                                                <p class="field-error" role="alert">{verify_error(id)}</p>
+                                            </div></td>
                                             <td data-label="TXT record" class="wrap"><div>
                                                 <span class="cell-sub">"Name"</span><code class="record">{d.record_name.clone()}</code>
                                                 <span class="cell-sub">"Value"</span><code class="record">{d.record_value.clone()}</code>
@@ -188,7 +191,6 @@ fn Domains(domains: Vec<DomainView>, can_edit: bool, refresh: RwSignal<u32>) -> 
                                                     <button type="button" class="btn btn-danger btn-small"
                                                         aria-label=format!("Remove {remove_label}")
                                                         on:click=move |_| { removing.set(Some((id, remove_label.clone()))); confirm_open.set(true); }>"Remove"</button>
-                                                    <p class="field-error" role="alert">{verify_error(id)}</p>
                                                 </div></td>
                                             })}
                                         </tr>
@@ -247,7 +249,7 @@ fn AutoJoin(settings: Settings, refresh: RwSignal<u32>) -> impl IntoView {
             }}</p>
             <ActionForm action=save attr:class="form" attr:novalidate=true>
                 <FormMessage error=form_error(save)/>
-                <fieldset class="field" disabled=!settings.can_edit aria-describedby="autojoin-mode-msg">
+                <fieldset class="choices" disabled=!settings.can_edit aria-describedby="autojoin-mode-msg">
                     <legend>"Mode"</legend>
                     {AUTO_JOIN_MODES.iter().map(|(value, label)| view! {
                         <label class="choice">

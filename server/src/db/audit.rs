@@ -226,12 +226,14 @@ impl Stored {
     }
 }
 
-/// Chains an organization's rows written before the chain existed, oldest first, after its
-/// chained rows (run once by `Store::migrate`; a no-op afterwards).
+/// Chains the rows of organizations whose rows were all written before the chain existed,
+/// oldest first (run by `Store::migrate`). An organization that has a chain is never sealed
+/// again: a row slipped in later without a place stays outside it, and `verify` says so.
 pub async fn seal_unchained(conn: &mut Conn) -> sqlx::Result<u64> {
     let rows = sqlx::query(&format!(
         "select a.org_id, {ROW_COLUMNS} from audit_log a \
-         where a.org_id is not null and a.seq is null order by a.id"
+         where a.org_id is not null and a.seq is null \
+           and not exists (select 1 from audit_chain c where c.org_id = a.org_id) order by a.id"
     ))
     .fetch_all(&mut *conn)
     .await?;
@@ -310,11 +312,14 @@ pub async fn verify(conn: &mut Conn, org_id: i64) -> sqlx::Result<Verified> {
         row_id,
         reason,
     };
-    let outside: Option<i64> =
-        sqlx::query_scalar("select min(id) from audit_log where org_id = $1 and seq is null")
-            .bind(org_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    // Rows without a place in the chain, or at or before its anchor (retention deleted those).
+    let outside: Option<i64> = sqlx::query_scalar(
+        "select min(id) from audit_log where org_id = $1 and (seq is null or seq <= $2)",
+    )
+    .bind(org_id)
+    .bind(expected_seq)
+    .fetch_one(&mut *conn)
+    .await?;
     let mut rows = 0u64;
     if let Some(id) = outside {
         return Ok(Verified {
@@ -329,10 +334,11 @@ pub async fn verify(conn: &mut Conn, org_id: i64) -> sqlx::Result<Verified> {
     loop {
         let batch = sqlx::query(&format!(
             "select {ROW_COLUMNS} from audit_log a where a.org_id = $1 and a.seq > $2 \
-             order by a.seq limit {VERIFY_BATCH}"
+               and a.seq <= $3 order by a.seq limit {VERIFY_BATCH}"
         ))
         .bind(org_id)
         .bind(expected_seq)
+        .bind(head_seq)
         .fetch_all(&mut *conn)
         .await?;
         let done = (batch.len() as i64) < VERIFY_BATCH;
@@ -370,13 +376,14 @@ pub async fn verify(conn: &mut Conn, org_id: i64) -> sqlx::Result<Verified> {
             break;
         }
     }
+    // Rows written while this ran are after the head it read: the next check covers them.
     let broken = if expected_seq < head_seq {
         Some(broken(
             expected_seq + 1,
             None,
             format!("rows {} to {head_seq} are missing", expected_seq + 1),
         ))
-    } else if expected_seq > head_seq || expected_prev != head_hash {
+    } else if expected_prev != head_hash {
         Some(broken(
             expected_seq,
             None,
@@ -388,9 +395,16 @@ pub async fn verify(conn: &mut Conn, org_id: i64) -> sqlx::Result<Verified> {
     Ok(Verified { rows, broken })
 }
 
-/// Deletes an organization's rows written before `cutoff`, oldest first, and moves the
-/// chain's anchor to the last of them. Returns how many were deleted.
-pub async fn expire(conn: &mut Conn, org_id: i64, cutoff: Millis) -> sqlx::Result<u64> {
+/// Deletes an organization's rows written before `cutoff`, oldest first, moves the chain's
+/// anchor to the last of them, and records that in the chain (`audit.expired`, with the
+/// anchor), so a deletion of old rows that no such row accounts for stands out. Returns how
+/// many were deleted.
+pub async fn expire(
+    conn: &mut Conn,
+    org_id: i64,
+    cutoff: Millis,
+    now: Millis,
+) -> sqlx::Result<u64> {
     // Lock the head: a row written meanwhile waits for this deletion.
     let head: Option<i64> =
         sqlx::query_scalar("update audit_chain set seq = seq where org_id = $1 returning seq")
@@ -423,6 +437,19 @@ pub async fn expire(conn: &mut Conn, org_id: i64, cutoff: Millis) -> sqlx::Resul
         .execute(&mut *conn)
         .await?
         .rows_affected();
+    let detail = serde_json::json!({
+        "rows": deleted, "through_seq": seq, "anchor_hash": hash, "before": cutoff,
+    })
+    .to_string();
+    let entry = Entry {
+        org_id: Some(org_id),
+        actor_user_id: None,
+        action: "audit.expired",
+        target: None,
+        detail: Some(&detail),
+        via: None,
+    };
+    record(conn, entry, now).await?;
     Ok(deleted)
 }
 

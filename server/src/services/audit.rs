@@ -25,6 +25,8 @@ pub const EXPORTS_AT_ONCE: usize = 2;
 const EXPORT_BATCH: i64 = 1_000;
 /// How long an export waits for the browser to take a chunk before it gives up.
 const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The longest an export may take in all.
+const EXPORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 /// Bytes gathered before they are sent.
 const CHUNK: usize = 32 * 1024;
 /// The longest search or target text taken.
@@ -312,7 +314,14 @@ impl AuditService {
         let org_id = actor.org_id;
         let tz = time_zone(&query.tz);
         tokio::spawn(async move {
-            stream(store, org_id, f, format, tz, send, done).await;
+            let streamed = stream(store, org_id, f, format, tz, send, done);
+            if tokio::time::timeout(EXPORT_DEADLINE, streamed)
+                .await
+                .is_err()
+            {
+                // The body ends before the file is whole: the browser sees it fail.
+                tracing::warn!("an audit export passed its deadline and was ended");
+            }
             drop(permit);
         });
         Ok(Download {
@@ -442,7 +451,10 @@ async fn stream(
             _ => break,
         }
     }
-    if send.send(Ok(out)).await.is_ok() {
+    if matches!(
+        tokio::time::timeout(SEND_WAIT, send.send(Ok(out))).await,
+        Ok(Ok(()))
+    ) {
         whole.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
@@ -472,8 +484,20 @@ impl AuditLog for AuditService {
                 .unwrap_or_default()
         });
         let tz = time_zone(&query.tz);
+        // Where people sign in from is for those who may export the log (Owner, Admins):
+        // a view-only role (Visitors, "auditors" in seed 002) sees what was done, not from where.
+        let can_export = actor
+            .meets(Requirement::Feature(Feature::AuditLogs, Need::Download))
+            .is_ok();
+        let rows = rows.into_iter().map(|l| to_row(l, tz)).map(|mut r| {
+            if !can_export {
+                r.client_ip = String::new();
+                r.user_agent = String::new();
+            }
+            r
+        });
         Ok(AuditPage {
-            rows: rows.into_iter().map(|l| to_row(l, tz)).collect(),
+            rows: rows.collect(),
             next,
             actors: actors
                 .into_iter()
@@ -486,9 +510,7 @@ impl AuditLog for AuditService {
                     (id.to_string(), label)
                 })
                 .collect(),
-            can_export: actor
-                .meets(Requirement::Feature(Feature::AuditLogs, Need::Download))
-                .is_ok(),
+            can_export,
         })
     }
 

@@ -2,7 +2,7 @@
 //! which makes people whose verified address is at a verified domain members on their own.
 
 use super::OrInternal;
-use super::team::{TeamService, before_after};
+use super::team::{Manager, TeamService, before_after};
 use crate::clock::{DAY, Millis};
 use crate::db::{self, domains as store, roles, team, users};
 use crate::dns::Dns;
@@ -97,11 +97,12 @@ impl SettingsService {
     }
 
     /// Checks the roles auto-join may give: a built-in Member or Visitor, or a custom role,
-    /// that the actor may assign themself.
+    /// that the manager (as read under the lock) may give themself.
     async fn join_role(
         &self,
         conn: &mut db::Conn,
-        actor: &Actor,
+        org_id: i64,
+        manager: &Manager,
         key: &str,
     ) -> Result<Role, AppError> {
         let refuse = || {
@@ -114,20 +115,40 @@ impl SettingsService {
         if matches!(role, Role::Owner | Role::Admin) {
             return Err(refuse());
         }
-        if !roles::exists(conn, actor.org_id, role)
+        if !roles::exists(conn, org_id, role)
             .await
             .or_internal("find role")?
         {
             return Err(refuse());
         }
         let access = roles::access(conn, role).await.or_internal("read role")?;
-        let regions = roles::regions(conn, actor.org_id)
-            .await
-            .or_internal("list regions")?;
-        if !may_assign(&actor.access, &access, &regions) {
+        if !may_assign(&manager.access, &access, &manager.regions) {
             return Err(refuse());
         }
         Ok(role)
+    }
+
+    /// A verified domain brings people in as auto-join's role, so only a manager who may give
+    /// that role adds or verifies one (Account Settings: Edit alone is not enough).
+    async fn may_bring_people(
+        &self,
+        conn: &mut db::Conn,
+        org_id: i64,
+        manager: &Manager,
+    ) -> Result<(), AppError> {
+        let join = store::auto_join(conn, org_id)
+            .await
+            .or_internal("read organization")?;
+        let role = Role::parse(&join.role).unwrap_or(Role::Member);
+        let access = roles::access(conn, role).await.or_internal("read role")?;
+        if may_assign(&manager.access, &access, &manager.regions) {
+            Ok(())
+        } else {
+            Err(AppError::field(
+                "domain",
+                "People at a verified domain can join with auto-join's role, so only someone who may invite people with that role adds or verifies domains.",
+            ))
+        }
     }
 
     /// Makes the user a member of the organization whose verified domain their verified
@@ -222,17 +243,20 @@ impl SettingsService {
             change.commit_unseen().await?;
             return Ok(Joined::SeatsFull(found.org_name));
         }
-        let role = Role::parse(&found.role)
-            .filter(|r| !matches!(r, Role::Owner | Role::Admin))
-            .unwrap_or(Role::Member);
-        let role = if roles::exists(&mut change, found.org_id, role)
+        // The role chosen is gone (a custom role deleted since): nobody joins with a role
+        // nobody chose; the Settings page shows auto-join needs a role again.
+        let Some(role) =
+            Role::parse(&found.role).filter(|r| !matches!(r, Role::Owner | Role::Admin))
+        else {
+            return Ok(Joined::Nothing);
+        };
+        if !roles::exists(&mut change, found.org_id, role)
             .await
             .or_internal("find role")?
         {
-            role
-        } else {
-            Role::Member
-        };
+            tracing::warn!(org_id = found.org_id, "auto-join's role no longer exists");
+            return Ok(Joined::Nothing);
+        }
         team::join(&mut change, found.org_id, user_id, role, now)
             .await
             .or_internal("join organization")?;
@@ -260,11 +284,9 @@ impl SettingsService {
         drop(conn);
         let checked = due.len();
         for d in due {
-            let present = match self.challenge_present(&d).await {
-                Ok(p) => p,
-                // A failed lookup is not evidence either way: checked again next time.
-                Err(_) => continue,
-            };
+            // A lookup that fails counts as a failed check: a domain whose record cannot be
+            // read for three days stops bringing people in, as one whose record is gone.
+            let present = self.challenge_present(&d).await.unwrap_or(false);
             let mut change = self.team.change_by_system(d.org_id).await?;
             let now = self.now();
             if present {
@@ -406,11 +428,13 @@ impl Settings for SettingsService {
         if !AUTO_JOIN_MODES.iter().any(|(m, _)| *m == mode) {
             return Err(AppError::field("mode", "Choose Off, Suggest or Automatic."));
         }
-        let (mut change, _) = self
+        let (mut change, manager) = self
             .team
             .change_as_manager(actor, Feature::AccountSettings, Level::Edit)
             .await?;
-        let role = self.join_role(&mut change, actor, &role).await?;
+        let role = self
+            .join_role(&mut change, actor.org_id, &manager, &role)
+            .await?;
         let old = store::auto_join(&mut change, actor.org_id)
             .await
             .or_internal("read organization")?;
@@ -435,9 +459,11 @@ impl Settings for SettingsService {
         if let Some(why) = self.rules.refusal(&name) {
             return Err(AppError::field("domain", why));
         }
-        let (mut change, _) = self
+        let (mut change, manager) = self
             .team
             .change_as_manager(actor, Feature::AccountSettings, Level::Edit)
+            .await?;
+        self.may_bring_people(&mut change, actor.org_id, &manager)
             .await?;
         let existing = store::list(&mut change, actor.org_id)
             .await
@@ -488,9 +514,11 @@ impl Settings for SettingsService {
             .challenge_present(&d)
             .await
             .map_err(|e| AppError::field("domain", e.to_string()))?;
-        let (mut change, _) = self
+        let (mut change, manager) = self
             .team
             .change_as_manager(actor, Feature::AccountSettings, Level::Edit)
+            .await?;
+        self.may_bring_people(&mut change, actor.org_id, &manager)
             .await?;
         let d = store::get(&mut change, actor.org_id, id)
             .await

@@ -239,10 +239,26 @@ on_both!(
         let r = app.get("/audit").session(&member).send().await;
         assert!(r.body.contains(PERMISSION_DENIED));
 
-        // View without Download: the page and the check, not the export.
+        // View without Download: the page and the check, not the export, nor where people
+        // signed in from.
         let p = page(&app, &viewer, &[]).await.json();
         assert_eq!(p["can_export"], false);
         assert!(!p["rows"].as_array().unwrap().is_empty());
+        assert!(
+            p["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["client_ip"] == "" && r["user_agent"] == "")
+        );
+        let p = page(&app, &owner, &[]).await.json();
+        assert!(
+            p["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["client_ip"] != "")
+        );
         let r = app
             .post("verify_audit_log", &[])
             .session(&viewer)
@@ -488,9 +504,39 @@ on_both!(
         .await;
         let b = verify(&app4, org4).await.broken.unwrap();
         assert!(b.reason.contains("outside the chain"), "{}", b.reason);
-        // ...which the next start chains (rows from before the chain existed), as the newest.
+        // ...and a restart does not chain it: only organizations with no chain yet (rows from
+        // before the chain existed) are sealed.
         let app4 = app4.restart_with(|_| {}).await;
-        assert_eq!(verify(&app4, org4).await.broken, None);
+        let b = verify(&app4, org4).await.broken.unwrap();
+        assert!(b.reason.contains("outside the chain"), "{}", b.reason);
+        // A row put at the anchor (below every chained row) is caught too.
+        exec(
+            &app4,
+            "delete from audit_log where org_id = $1 and seq is null",
+            org4,
+        )
+        .await;
+        exec(&app4, "insert into audit_log (org_id, action, created_at, seq, prev_hash, hash) values ($1, 'member.promote', 1, 0, 'x', 'y')", org4).await;
+        let b = verify(&app4, org4).await.broken.unwrap();
+        assert!(b.reason.contains("outside the chain"), "{}", b.reason);
+        // An organization whose rows all come from before the chain is sealed at start.
+        exec(
+            &app4,
+            "delete from audit_log where org_id = $1 and seq = 0",
+            org4,
+        )
+        .await;
+        exec(&app4, "delete from audit_chain where org_id = $1", org4).await;
+        exec(
+            &app4,
+            "update audit_log set seq = null, prev_hash = null, hash = null where org_id = $1",
+            org4,
+        )
+        .await;
+        let app4 = app4.restart_with(|_| {}).await;
+        let v = verify(&app4, org4).await;
+        assert_eq!(v.broken, None);
+        assert!(v.rows >= 3, "{v:?}");
     }
 );
 
@@ -521,6 +567,13 @@ on_both!(
         assert_eq!(rows.len() as u64, v.rows);
         assert!(rows.iter().any(|r| r["target"] == "recent@example.com"));
         assert!(rows.iter().all(|r| r["action"] != "organization.created"));
+        // The deletion is itself in the chain, by the system, naming the new anchor.
+        let expired = rows
+            .iter()
+            .find(|r| r["action"] == "audit.expired")
+            .unwrap();
+        assert_eq!(expired["via"], "system");
+        assert!(expired["change"].as_str().unwrap().contains("through_seq"));
         // New rows go on from the anchor.
         assert_eq!(
             app.invite(&owner, "later@example.com", "member")

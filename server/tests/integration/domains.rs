@@ -230,11 +230,11 @@ on_both!(
         zone.clear(RECORD);
         for day in 1..=3 {
             app.clock.advance(DAY + 1);
-            // A DNS failure is no evidence: it does not count.
-            zone.failing.store(true, Ordering::SeqCst);
-            app.roster.settings.recheck_due().await.unwrap();
-            zone.failing.store(false, Ordering::SeqCst);
+            // A record that cannot be read counts as one that is gone (day 1); checked once
+            // a day, whatever the answer.
+            zone.failing.store(day == 1, Ordering::SeqCst);
             assert_eq!(app.roster.settings.recheck_due().await.unwrap(), 1);
+            assert_eq!(app.roster.settings.recheck_due().await.unwrap(), 0);
             let status: String = sqlx::query_scalar("select status from org_domains where id = $1")
                 .bind(id)
                 .fetch_one(&app.roster.store.pool)
@@ -323,6 +323,13 @@ on_both!(
         let clerk = app
             .joined(&owner, "clerk@example.com", &format!("custom-{role}"))
             .await;
+        // Nor may that role add or verify domains, which would bring people in as Visitors.
+        let r = add(&app, &clerk, "clerks-own.example").await;
+        assert!(
+            field_message(&r, "domain").contains("only someone who may invite"),
+            "{}",
+            r.body
+        );
         let r = auto_join(&app, &clerk, "automatic", "member").await;
         assert!(
             field_message(&r, "role").contains("you may give"),
