@@ -64,3 +64,31 @@ pub fn go_to(path: &str) {
     #[cfg(not(feature = "hydrate"))]
     let _ = path;
 }
+
+/// The values of a filter form's `keys`, read as it is submitted, the browser's own
+/// submission stopped (the page navigates in the app instead); none on the server, or when
+/// the event holds no form (then the browser submits it as a plain GET form).
+pub fn submitted_values(
+    ev: &leptos::ev::SubmitEvent,
+    keys: &[&str],
+) -> Option<Vec<(String, String)>> {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let form = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())?;
+        let data = web_sys::FormData::new_with_form(&form).ok()?;
+        ev.prevent_default();
+        Some(
+            keys.iter()
+                .map(|k| (k.to_string(), data.get(k).as_string().unwrap_or_default()))
+                .collect(),
+        )
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (ev, keys);
+        None
+    }
+}

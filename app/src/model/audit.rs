@@ -1,6 +1,6 @@
 //! The audit log page: its view (kept in the address) and what it shows.
 
-use super::usage::encode;
+use super::usage::{page_href, query_string};
 use serde::{Deserialize, Serialize};
 
 /// Rows on one page of the log.
@@ -78,25 +78,12 @@ impl AuditQuery {
 
     /// The query string (without `?`) with `changes` applied.
     pub fn query_string(&self, changes: &[(&str, &str)]) -> String {
-        Self::KEYS
-            .iter()
-            .filter_map(|k| {
-                let value = changes
-                    .iter()
-                    .find(|(c, _)| c == k)
-                    .map_or(self.value(k), |(_, v)| *v);
-                (!value.is_empty()).then(|| format!("{k}={}", encode(value)))
-            })
-            .collect::<Vec<_>>()
-            .join("&")
+        query_string(&Self::KEYS, |k| self.value(k), changes)
     }
 
     /// The page's address with `changes` applied.
     pub fn href(&self, changes: &[(&str, &str)]) -> String {
-        match self.query_string(changes) {
-            q if q.is_empty() => "/audit".to_owned(),
-            q => format!("/audit?{q}"),
-        }
+        page_href("/audit", self.query_string(changes))
     }
 
     /// The export's address for `format` (`csv` or `jsonl`): this view's filters, every page.

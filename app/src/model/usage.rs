@@ -76,25 +76,40 @@ impl UsageQuery {
 
     /// The query string (without `?`) with `changes` applied.
     pub fn query_string(&self, changes: &[(&str, &str)]) -> String {
-        Self::KEYS
-            .iter()
-            .filter_map(|k| {
-                let value = changes
-                    .iter()
-                    .find(|(c, _)| c == k)
-                    .map_or(self.value(k), |(_, v)| *v);
-                (!value.is_empty()).then(|| format!("{k}={}", encode(value)))
-            })
-            .collect::<Vec<_>>()
-            .join("&")
+        query_string(&Self::KEYS, |k| self.value(k), changes)
     }
 
     /// The Usage page's address with `changes` applied.
     pub fn href(&self, changes: &[(&str, &str)]) -> String {
-        match self.query_string(changes) {
-            q if q.is_empty() => "/usage".to_owned(),
-            q => format!("/usage?{q}"),
-        }
+        page_href("/usage", self.query_string(changes))
+    }
+}
+
+/// The query string (without `?`) of a view kept in the address: each of `keys` with its
+/// value (`changes` first), leaving out the empty ones.
+pub fn query_string<'a>(
+    keys: &[&str],
+    value: impl Fn(&str) -> &'a str,
+    changes: &[(&str, &'a str)],
+) -> String {
+    keys.iter()
+        .filter_map(|k| {
+            let value = changes
+                .iter()
+                .find(|(c, _)| c == k)
+                .map_or_else(|| value(k), |(_, v)| *v);
+            (!value.is_empty()).then(|| format!("{k}={}", encode(value)))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A page's address with its query string, when it has one.
+pub fn page_href(path: &str, query: String) -> String {
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
     }
 }
 

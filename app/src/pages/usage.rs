@@ -288,30 +288,12 @@ fn Filters(
     go: impl Fn(String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
-        #[cfg(feature = "hydrate")]
-        {
-            use leptos::wasm_bindgen::JsCast;
-            let Some(form) = ev
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
-            else {
-                return;
-            };
-            let Ok(data) = web_sys::FormData::new_with_form(&form) else {
-                return;
-            };
-            ev.prevent_default();
-            let values: Vec<(String, String)> = UsageQuery::KEYS
-                .iter()
-                .map(|k| (k.to_string(), data.get(k).as_string().unwrap_or_default()))
-                .collect();
+        if let Some(values) = crate::components::submitted_values(&ev, &UsageQuery::KEYS) {
             let q = UsageQuery::from_pairs(|k| {
                 values.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
             });
             go(q.href(&[]));
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (ev, go);
     };
     let range = if q.range.is_empty() {
         DEFAULT_RANGE.to_owned()
