@@ -1042,6 +1042,13 @@ on_both!(
                 .unwrap();
         assert_eq!(seen.len() as i64, stored);
         // Bad filters: named.
+        for bad in ["to=", "from=yesterday", "actor=", "actor=0"] {
+            let r = app
+                .rest("GET", &format!("/api/v1/audit-log?{bad}"), &key)
+                .send()
+                .await;
+            assert_eq!(r.status, 422, "{bad}: {}", r.body);
+        }
         let r = app
             .rest("GET", "/api/v1/audit-log?cursor=nope&action=x", &key)
             .send()

@@ -99,6 +99,18 @@ pub async fn list(
             "Use an IANA time zone such as Europe/Berlin.",
         ));
     }
+    for (field, day) in [("from", &f.from), ("to", &f.to)] {
+        if let Some(day) = day
+            && chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err()
+        {
+            return Err(ApiError::field(field, "Use a date like 2026-12-01."));
+        }
+    }
+    if let Some(actor) = &f.actor
+        && !actor.parse::<i64>().is_ok_and(|id| id > 0)
+    {
+        return Err(ApiError::field("actor", "Use a member's id."));
+    }
     let query = AuditQuery {
         actor: f.actor.unwrap_or_default(),
         action: f.action.unwrap_or_default(),
