@@ -295,8 +295,26 @@ pub struct Verified {
 const VERIFY_BATCH: i64 = 2_000;
 
 /// Checks an organization's chain from its anchor to its head: every row is there, follows
-/// the one before, and still has the content its hash was made of.
+/// the one before, and still has the content its hash was made of; nothing lies beyond the
+/// head or before the anchor; and the anchor was moved by retention, which says so in the
+/// chain. Reads one snapshot (a read-only repeatable-read transaction on PostgreSQL, one read
+/// transaction on SQLite), so changes and retention running meanwhile are not mistaken for
+/// tampering.
 pub async fn verify(conn: &mut Conn, org_id: i64) -> sqlx::Result<Verified> {
+    use sqlx::Connection;
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let mut tx = conn.begin().await?;
+    if postgres {
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let verified = verify_in(&mut tx, org_id).await;
+    tx.rollback().await?;
+    verified
+}
+
+async fn verify_in(conn: &mut Conn, org_id: i64) -> sqlx::Result<Verified> {
     let head =
         sqlx::query("select seq, hash, anchor_seq, anchor_hash from audit_chain where org_id = $1")
             .bind(org_id)
@@ -330,6 +348,49 @@ pub async fn verify(conn: &mut Conn, org_id: i64) -> sqlx::Result<Verified> {
                 format!("row {id} is outside the chain"),
             )),
         });
+    }
+    let beyond: Option<i64> =
+        sqlx::query_scalar("select min(id) from audit_log where org_id = $1 and seq > $2")
+            .bind(org_id)
+            .bind(head_seq)
+            .fetch_one(&mut *conn)
+            .await?;
+    if let Some(id) = beyond {
+        return Ok(Verified {
+            rows,
+            broken: Some(broken(
+                head_seq + 1,
+                Some(id),
+                format!("row {id} is beyond the chain's last row"),
+            )),
+        });
+    }
+    // An anchor moved by retention has its `audit.expired` row after it, naming it.
+    if expected_seq > 0 {
+        let detail: Option<String> = sqlx::query_scalar(
+            "select detail from audit_log where org_id = $1 and action = 'audit.expired' \
+               and seq > $2 order by seq desc limit 1",
+        )
+        .bind(org_id)
+        .bind(expected_seq)
+        .fetch_optional(&mut *conn)
+        .await?
+        .flatten();
+        let named: Option<serde_json::Value> = detail.and_then(|d| serde_json::from_str(&d).ok());
+        let accounted = named.is_some_and(|d| {
+            d["through_seq"].as_i64() == Some(expected_seq)
+                && d["anchor_hash"].as_str() == Some(expected_prev.as_str())
+        });
+        if !accounted {
+            return Ok(Verified {
+                rows,
+                broken: Some(broken(
+                    expected_seq,
+                    None,
+                    format!("rows up to {expected_seq} were removed without a retention record"),
+                )),
+            });
+        }
     }
     loop {
         let batch = sqlx::query(&format!(
@@ -376,7 +437,6 @@ pub async fn verify(conn: &mut Conn, org_id: i64) -> sqlx::Result<Verified> {
             break;
         }
     }
-    // Rows written while this ran are after the head it read: the next check covers them.
     let broken = if expected_seq < head_seq {
         Some(broken(
             expected_seq + 1,

@@ -266,6 +266,23 @@ impl Organization for OrgService {
         change
             .audit("role.deleted", &old.name, Some(&detail))
             .await?;
+        // Auto-join gave this role: it stops, for an admin to choose again, rather than give
+        // newcomers a role nobody chose for them.
+        let join = crate::db::domains::auto_join(&mut change, actor.org_id)
+            .await
+            .or_internal("read auto-join")?;
+        if join.role == Role::Custom(role_id).key() {
+            crate::db::domains::set_auto_join(&mut change, actor.org_id, "off", "member")
+                .await
+                .or_internal("stop auto-join")?;
+            let detail = before_after(
+                serde_json::json!({ "mode": join.mode, "role": join.role }),
+                serde_json::json!({ "mode": "off", "role": "member", "reason": "role deleted" }),
+            );
+            change
+                .audit("organization.auto_join_changed", "off", Some(&detail))
+                .await?;
+        }
         change.commit().await
     }
 

@@ -283,10 +283,18 @@ impl SettingsService {
             .or_internal("due domains")?;
         drop(conn);
         let checked = due.len();
+        let mut failed_lookups = 0;
         for d in due {
             // A lookup that fails counts as a failed check: a domain whose record cannot be
-            // read for three days stops bringing people in, as one whose record is gone.
-            let present = self.challenge_present(&d).await.unwrap_or(false);
+            // read for three days stops bringing people in, as one whose record is gone (a
+            // lapse removes nobody, and the record found again restores the domain).
+            let present = match self.challenge_present(&d).await {
+                Ok(present) => present,
+                Err(_) => {
+                    failed_lookups += 1;
+                    false
+                }
+            };
             let mut change = self.team.change_by_system(d.org_id).await?;
             let now = self.now();
             if present {
@@ -335,6 +343,12 @@ impl SettingsService {
                 }
             }
             change.commit_unseen().await?;
+        }
+        if checked > 0 && failed_lookups == checked {
+            tracing::error!(
+                checked,
+                "every domain check failed to look its record up: is DNS_SERVER reachable?"
+            );
         }
         Ok(checked)
     }
@@ -505,11 +519,21 @@ impl Settings for SettingsService {
             .await
             .or_internal("read domain")?
             .ok_or(AppError::NotFound)?;
-        drop(conn);
         actor.meets(app::authz::Requirement::feature(
             Feature::AccountSettings,
             Level::Edit,
         ))?;
+        // Refused before any lookup is made for them (and again under the lock below).
+        let regions = roles::regions(&mut conn, actor.org_id)
+            .await
+            .or_internal("list regions")?;
+        let asking = Manager {
+            access: actor.access.clone(),
+            regions,
+        };
+        self.may_bring_people(&mut conn, actor.org_id, &asking)
+            .await?;
+        drop(conn);
         let present = self
             .challenge_present(&d)
             .await

@@ -330,6 +330,23 @@ on_both!(
             "{}",
             r.body
         );
+        let queries = zone.queries.load(Ordering::SeqCst);
+        let ours: i64 = sqlx::query_scalar("select id from org_domains where domain = $1")
+            .bind(DOMAIN)
+            .fetch_one(&app.roster.store.pool)
+            .await
+            .unwrap();
+        let r = verify(&app, &clerk, ours).await;
+        assert!(
+            field_message(&r, "domain").contains("only someone who may invite"),
+            "{}",
+            r.body
+        );
+        assert_eq!(
+            zone.queries.load(Ordering::SeqCst),
+            queries,
+            "no lookup made for them"
+        );
         let r = auto_join(&app, &clerk, "automatic", "member").await;
         assert!(
             field_message(&r, "role").contains("you may give"),
@@ -568,5 +585,44 @@ on_both!(
                 .await
                 .contains(&"organization.renamed".to_owned())
         );
+    }
+);
+
+on_both!(
+    deleting_auto_joins_role_turns_auto_join_off_rather_than_give_another,
+    |db| {
+        let (app, zone) = app_with_dns(db).await;
+        let owner = app.member(OWNER).await;
+        verified_domain(&app, &zone, &owner).await;
+        let contractors = app
+            .custom_role(&owner, "Contractors", Grid::default())
+            .await;
+        let key = format!("custom-{contractors}");
+        assert_eq!(
+            auto_join(&app, &owner, "automatic", &key).await.error(),
+            None
+        );
+        let r = app
+            .post(
+                "delete_role",
+                &[("role_id", &contractors.to_string()), ("move_to", "")],
+            )
+            .session(&owner)
+            .send()
+            .await;
+        assert_eq!(r.error(), None, "{}", r.body);
+        let page = app
+            .post("settings_overview", &[])
+            .session(&owner)
+            .send()
+            .await
+            .json();
+        assert_eq!(
+            (page["auto_join"].as_str(), page["auto_join_role"].as_str()),
+            (Some("off"), Some("member"))
+        );
+        // Nobody joins as anything meanwhile.
+        signs_up_and_verifies(&app, "later@engines.example", "198.51.100.40").await;
+        assert_eq!(role_in(&app, OWNER, "later@engines.example").await, None);
     }
 );
